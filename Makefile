@@ -1,0 +1,35 @@
+# motionvla: `make demo` runs the quickstart, `make test` the test suite. Both create .venv
+# (Python 3.12) and install the project into it first when needed.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.motionvla-installed
+export MUJOCO_GL ?= egl
+export WANDB_MODE ?= offline
+PYTEST_ARGS ?=
+
+.PHONY: demo test install check-system clean
+
+demo: $(STAMP) check-system
+	$(VENV)/bin/motionvla quickstart
+
+test: $(STAMP) check-system
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+check-system:
+	@tools/check_system.sh
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  python=$$(tools/find_python312.sh) || exit 1; \
+	  echo "creating $(VENV) with $$python"; \
+	  "$$python" -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

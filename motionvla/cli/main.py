@@ -1,0 +1,76 @@
+"""The ``motionvla`` command: one entry point, one subcommand per job.
+
+Every subcommand is a module with a config dataclass ``Config`` and a function ``run(cfg)``. Modules
+are imported lazily so ``motionvla --help`` stays fast and heavy optional dependencies stay optional.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+import typing
+
+from motionvla.configs import config_fields, parse_config
+from motionvla.errors import UserError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "record-demos": ("motionvla.cli.record_demos", "Record scripted-expert episodes into a LeRobotDataset v3."),
+    "quickstart": ("motionvla.cli.quickstart", "The end-to-end demo behind `make demo`: record, report."),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: motionvla COMMAND [--key=value ...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "`motionvla COMMAND --help` lists a command's options and their defaults."]
+    return "\n".join(lines)
+
+
+def _command_help(name: str, config_cls: type) -> str:
+    defaults = config_cls()
+    lines = [f"usage: motionvla {name} [--key=value ...]", "", COMMANDS[name][1], "", "options:"]
+    for key, field_type in config_fields(config_cls).items():
+        if dataclasses.is_dataclass(field_type):
+            continue
+        value = defaults
+        for part in key.split("."):
+            value = getattr(value, part)
+        type_name = getattr(field_type, "__name__", None) or str(field_type).replace("typing.", "")
+        lines.append(f"  --{key}={value!s}  ({type_name})")
+    doc = typing.cast(str, config_cls.__doc__ or "").strip()
+    if doc and not doc.startswith(config_cls.__name__ + "("):
+        lines += ["", doc]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``motionvla COMMAND [options]``; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    name, options = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"motionvla: unknown command {name!r}; accepted: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    if any(opt in ("-h", "--help") for opt in options):
+        print(_command_help(name, module.Config))
+        return 0
+    try:
+        cfg = parse_config(module.Config, options)
+        module.run(cfg)
+    except UserError as exc:
+        print(f"motionvla {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"motionvla {name}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Parse dataclass configs from the command line, print them, and save them next to outputs.
+
+draccus does the type decoding (the same library lerobot's configs use). This module adds what a CLI
+user needs on top: hyphenated flags (``--episodes-per-task``) as well as underscores, bare boolean
+flags (``--overwrite``), and a one-line error naming the accepted keys for an unknown option instead
+of argparse's usage dump.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import draccus
+
+from motionvla.errors import UserError
+from motionvla.utils.atomic import atomic_write_text
+
+T = TypeVar("T")
+
+
+def config_fields(cls: type) -> dict[str, Any]:
+    """All dotted keys of a (nested) config dataclass, mapped to their resolved types."""
+    keys: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        field_type = hints.get(field.name, field.type)
+        keys[field.name] = field_type
+        if dataclasses.is_dataclass(field_type):
+            for sub_key, sub_type in config_fields(field_type).items():
+                keys[f"{field.name}.{sub_key}"] = sub_type
+    return keys
+
+
+def _normalize_argv(cls: type, argv: list[str]) -> list[str]:
+    """Rewrite ``--a-b value`` / ``--flag`` into draccus's ``--a_b=value`` / ``--flag=true``."""
+    fields = config_fields(cls)
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise UserError(f"unexpected argument {arg!r}: options are given as --key=value")
+        key, has_value, value = arg[2:].partition("=")
+        key = key.replace("-", "_")
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f" (did you mean --{close[0]}?)" if close else ""
+            raise UserError(f"unknown option --{key}{hint}; accepted: {', '.join('--' + k for k in fields)}")
+        if not has_value:
+            next_is_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            if next_is_value:
+                value, i = argv[i + 1], i + 1
+            elif fields[key] is bool:
+                value = "true"
+            else:
+                raise UserError(f"option --{key} needs a value (--{key}=VALUE)")
+        out.append(f"--{key}={value}")
+        i += 1
+    return out
+
+
+def parse_config(cls: type[T], argv: list[str]) -> T:
+    """Build ``cls`` from its defaults and ``argv`` overrides (``--key=value``, dotted for nesting).
+
+    Raises:
+        UserError: unknown key, missing value, or a value that does not decode into the field's type.
+    """
+    args = _normalize_argv(cls, argv)
+    try:
+        return draccus.parse(cls, args=args)
+    except SystemExit as exc:  # argparse inside draccus exits on errors it finds itself
+        raise UserError(f"could not parse options {' '.join(args)}") from exc
+    except (draccus.utils.DecodingError, ValueError, TypeError) as exc:
+        raise UserError(f"bad option value: {str(exc).splitlines()[0]}") from exc
+
+
+def format_config(cfg: Any) -> str:
+    """The resolved config as YAML text (what the run will use)."""
+    return draccus.dump(cfg)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved config as plain JSON-able data."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def save_config(cfg: Any, out_dir: str | Path, name: str = "config.json") -> Path:
+    """Write the resolved config next to a run's outputs, atomically."""
+    path = Path(out_dir) / name
+    atomic_write_text(path, json.dumps(config_to_dict(cfg), indent=2) + "\n")
+    return path

@@ -1,0 +1,1 @@
+"""Datasets: recording simulated demonstrations into LeRobotDataset v3, and reading them back."""

@@ -1,0 +1,2 @@
+import os
+os.environ.setdefault("MUJOCO_GL", "egl")

@@ -1,0 +1,52 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from motionvla.configs import config_fields, parse_config
+from motionvla.errors import UserError
+
+
+@dataclass
+class Inner:
+    lr: float = 1e-3
+    name: str = "adam"
+
+
+@dataclass
+class Outer:
+    out: str = "runs/x"
+    episodes_per_task: int = 3
+    overwrite: bool = False
+    optim: Inner = field(default_factory=Inner)
+
+
+def test_defaults_and_dotted_overrides():
+    cfg = parse_config(Outer, ["--optim.lr=0.5", "--out", "elsewhere"])
+    assert cfg.optim.lr == 0.5 and cfg.optim.name == "adam"
+    assert cfg.out == "elsewhere" and cfg.episodes_per_task == 3
+
+
+def test_hyphenated_keys_and_bare_booleans():
+    cfg = parse_config(Outer, ["--episodes-per-task", "7", "--overwrite"])
+    assert cfg.episodes_per_task == 7 and cfg.overwrite is True
+
+
+def test_unknown_key_names_the_accepted_ones():
+    with pytest.raises(UserError, match=r"unknown option --optim.lrr \(did you mean --optim.lr\?\); accepted: .*--out"):
+        parse_config(Outer, ["--optim.lrr=1"])
+
+
+def test_bad_value_is_a_user_error():
+    with pytest.raises(UserError, match="episodes_per_task"):
+        parse_config(Outer, ["--episodes_per_task=many"])
+
+
+def test_missing_value_and_positional_are_user_errors():
+    with pytest.raises(UserError, match="needs a value"):
+        parse_config(Outer, ["--out"])
+    with pytest.raises(UserError, match="unexpected argument"):
+        parse_config(Outer, ["stray"])
+
+
+def test_config_fields_lists_nested_keys():
+    assert {"out", "optim", "optim.lr", "optim.name"} <= set(config_fields(Outer))
