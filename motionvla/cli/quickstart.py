@@ -41,7 +41,7 @@ def run(cfg: Config) -> Path:
     start = time.perf_counter()
     summary = record_demos(cfg.demos)
     save_config(cfg, out)
-    dataset = LeRobotDataset(cfg.demos.repo_id, root=cfg.demos.out)
+    dataset = LeRobotDataset(cfg.demos.repo_id, root=cfg.demos.out, video_backend="pyav")
     report = write_demo_report(dataset, summary, out / "report", cfg.flow_stride, cfg.max_flow_pixels)
     elapsed = time.perf_counter() - start
     text = report["summary"] + f"\nquickstart took {elapsed:.0f} s\n"

@@ -79,18 +79,20 @@ class PartSpec:
 
 
 def resolve_tasks(env_family: str, tasks: str) -> list[str]:
-    """Expand ``"all"`` or a comma-separated list into known task names of ``env_family``."""
+    """Expand ``"all"`` or a comma-separated list (bare or ``family/task`` names) into full task names."""
     import sim_envs
 
-    if env_family != "tabletop":
-        raise UserError(f"unknown env {env_family!r}; accepted: tabletop (LIBERO and RoboTwin come as adapters)")
-    known = sim_envs.list_tasks()
+    families = sorted({name.split("/")[0] for name in sim_envs.list_tasks()})
+    if env_family not in families:
+        raise UserError(f"unknown env {env_family!r}; accepted: {', '.join(families)}")
+    known = [name for name in sim_envs.list_tasks() if name.startswith(env_family + "/")]
     if tasks.strip() == "all":
         return known
-    names = [t.strip().removeprefix("tabletop/") for t in tasks.split(",") if t.strip()]
+    names = [t.strip() if "/" in t else f"{env_family}/{t.strip()}" for t in tasks.split(",") if t.strip()]
     unknown = [t for t in names if t not in known]
     if unknown or not names:
-        raise UserError(f"unknown task(s) {', '.join(unknown) or '(none given)'}; accepted: all, {', '.join(known)}")
+        accepted = ", ".join(name.split("/", 1)[1] for name in known)
+        raise UserError(f"unknown task(s) {', '.join(unknown) or '(none given)'}; accepted: all, {accepted}")
     return names
 
 
@@ -104,7 +106,7 @@ def plan_parts(cfg: RecordDemosConfig, tasks: list[str], parts_root: Path) -> li
         remaining, part_index = cfg.episodes_per_task, 0
         while remaining > 0:
             count = min(cfg.episodes_per_part, remaining)
-            name = f"{task}-{part_index:04d}"
+            name = f"{task.replace('/', '-')}-{part_index:04d}"
             parts.append(
                 PartSpec(
                     name=name,
@@ -150,6 +152,7 @@ def record_part(part: PartSpec) -> dict[str, Any]:
         root=part.root,
         robot_type="motionvla_tabletop_gripper",
         use_videos=part.use_videos,
+        video_backend="pyav",  # never probe torchcodec while writing: it needs system FFmpeg libraries
     )
     episodes, failed = [], []
     seed = part.first_seed

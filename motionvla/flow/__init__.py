@@ -1,0 +1,39 @@
+"""Optical flow and motion images, shared by data prep, the flow forecaster and the policy.
+
+- :mod:`~motionvla.flow.codec`: flow <-> motion image (HSV wheel, fixed scale, zero motion white), uint8 and float.
+- :mod:`~motionvla.flow.estimation`: flow between frames with OpenCV DIS / Farneback or torchvision RAFT.
+- :mod:`~motionvla.flow.relative`: camera-motion removal (homography + RANSAC).
+- :mod:`~motionvla.flow.metrics`: end-point and angular error.
+- :mod:`~motionvla.flow.visualize`: frame/motion-image strips and a colour-wheel legend.
+"""
+
+from motionvla.flow.codec import (
+    UINT8_EPE_BOUND,
+    flow_to_motion_image,
+    flow_to_motion_image_float,
+    motion_image_float_to_flow,
+    motion_image_to_flow,
+)
+from motionvla.flow.errors import FlowConfigError
+from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
+from motionvla.flow.metrics import angular_error, end_point_error
+from motionvla.flow.relative import homography_flow, remove_camera_motion
+from motionvla.flow.visualize import color_wheel, motion_strip
+
+__all__ = [
+    "METHODS",
+    "UINT8_EPE_BOUND",
+    "FlowConfigError",
+    "FlowEstimator",
+    "angular_error",
+    "color_wheel",
+    "end_point_error",
+    "estimate_flow",
+    "flow_to_motion_image",
+    "flow_to_motion_image_float",
+    "homography_flow",
+    "motion_image_float_to_flow",
+    "motion_image_to_flow",
+    "motion_strip",
+    "remove_camera_motion",
+]

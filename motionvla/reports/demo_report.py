@@ -11,13 +11,14 @@ from motionvla.utils.atomic import atomic_write_text
 
 
 def _summary_table(summary: dict[str, Any]) -> str:
-    lines = [f"{'task':<24} {'episodes':>8} {'frames':>7} {'expert retries':>14}  instruction"]
+    width = max(len(task) for task in summary["tasks"])
+    lines = [f"{'task':<{width}} {'episodes':>8} {'frames':>7} {'expert retries':>14}  instruction"]
     for task, stats in summary["tasks"].items():
         lines.append(
-            f"{task:<24} {stats['recorded']:>8} {stats['frames']:>7} {stats['failed_attempts']:>14}  {stats['instruction']}"
+            f"{task:<{width}} {stats['recorded']:>8} {stats['frames']:>7} {stats['failed_attempts']:>14}  {stats['instruction']}"
         )
     lines.append(
-        f"{'total':<24} {summary['total_episodes']:>8} {summary['total_frames']:>7} {summary['total_failed_attempts']:>14}"
+        f"{'total':<{width}} {summary['total_episodes']:>8} {summary['total_frames']:>7} {summary['total_failed_attempts']:>14}"
     )
     return "\n".join(lines)
 
@@ -36,14 +37,15 @@ def write_demo_report(
     report_dir = Path(report_dir)
     camera = dataset.meta.camera_keys[0].removeprefix("observation.images.")
     records = episode_records(dataset)
+    task_of_instruction = {stats["instruction"]: task for task, stats in summary["tasks"].items()}
     gifs = {}
     for record in records:
-        if record["task"] in gifs:
+        task = task_of_instruction[record["task"]]
+        if task in gifs:
             continue
         frames = episode_frames(dataset, record, camera)
-        gifs[record["task"]] = write_gif(
-            report_dir / "rollouts" / f"episode_{record['episode_index']:03d}.gif", frames, record["task"], dataset.fps
-        )
+        name = f"{task.replace('/', '_')}_episode{record['episode_index']:03d}.gif"
+        gifs[task] = write_gif(report_dir / "rollouts" / name, frames, record["task"], dataset.fps)
 
     # The strip shows the longest recorded episode: it has the most motion to see.
     record = max(records, key=lambda r: r["end"] - r["start"])
@@ -63,7 +65,7 @@ def write_demo_report(
         "```",
         "",
         "## Expert rollouts (read back from the recorded LeRobotDataset)",
-        *[f"- {task}: `{path.relative_to(report_dir)}`" for task, path in gifs.items()],
+        *[f"- {task} (\"{summary['tasks'][task]['instruction']}\"): `{path.relative_to(report_dir)}`" for task, path in gifs.items()],
         "",
         f"## Motion images of episode {record['episode_index']} ({record['task']})",
         f"`motion_strip.png`: top row frames t, bottom row the optical flow t → t+{flow_stride} (OpenCV DIS) as motion",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import numbers
 import weakref
 from typing import Any
 
@@ -14,6 +15,7 @@ from gymnasium import spaces
 from sim_envs.tabletop.scene import (
     CAMERAS,
     EE_BOUNDS,
+    PALM_GROUP,
     FINGER_MAX,
     OBJECTS,
     SceneHandles,
@@ -35,10 +37,25 @@ MAX_EE_SPEED = 0.3
 #: max_steps; stops the target winding up while the gripper is blocked.
 TARGET_LEAD_STEPS = 1.5
 
-# Close every live renderer before interpreter teardown: EGL contexts freed
-# during module cleanup raise noisy "Exception ignored" errors.
+# Close every live renderer at exit.  mujoco.egl registers eglTerminate with
+# atexit when the first context is made; our hook is registered after that
+# (atexit is LIFO) so contexts are freed while the display is still alive --
+# otherwise interpreter teardown prints "Exception ignored ... EGLError".
 _LIVE: weakref.WeakSet[TabletopEnv] = weakref.WeakSet()
-atexit.register(lambda: [env.close() for env in list(_LIVE)])
+_ATEXIT_REGISTERED = False
+
+
+def _close_live_envs() -> None:
+    for env in list(_LIVE):
+        env.close()
+
+
+def _track(env: TabletopEnv) -> None:
+    global _ATEXIT_REGISTERED
+    _LIVE.add(env)
+    if not _ATEXIT_REGISTERED:
+        atexit.register(_close_live_envs)
+        _ATEXIT_REGISTERED = True
 
 
 class TabletopEnv(gym.Env):
@@ -48,10 +65,15 @@ class TabletopEnv(gym.Env):
         task: task name (see ``sim_envs.tabletop.TASKS``), bare or ``"tabletop/<name>"``.
         image_size: ``S`` for S x S images or ``(H, W)``.
         cameras: camera names, subset of ``("front", "top", "wrist")``; the
-            first one is what :meth:`render` returns.
-        max_episode_steps: episode length in control steps (default: the task's).
-        control_hz: control rate; physics runs at 500 Hz (2 ms) and each
-            ``step`` advances ``round(500 / control_hz)`` substeps.
+            first one is what :meth:`render` returns.  ``front``: fixed, 0.58 m
+            in front of and 0.66 m above the table centre, looking down 45 deg;
+            ``top``: fixed, straight down from 0.9 m (image up = +y);
+            ``wrist``: in the palm, looking down between the fingers.
+        max_episode_steps: episode length in control steps (default: the
+            task's 10 Hz budget, rescaled to ``control_hz``).
+        control_hz: control rate (default 10 Hz, the rate demos are recorded
+            at); physics runs at 500 Hz (2 ms) and each ``step`` advances
+            ``round(500 / control_hz)`` substeps.
         render_mode: only ``"rgb_array"``.
 
     Observation (dict, lerobot gym conventions):
@@ -59,9 +81,12 @@ class TabletopEnv(gym.Env):
         ``agent_pos``: float32 (4,) = grip-point x, y, z in metres (world frame,
         z = 0 is the table top) + gripper opening in metres (0 .. 0.07).
 
-    Action: float32 (4,) in [-1, 1]: dx, dy, dz displacement of the commanded
-    grip point, scaled by ``max_step = 0.3 m/s / control_hz`` (3 cm at 10 Hz),
-    and the absolute gripper command (-1 fully open ... +1 fully closed).
+    Action: float32 (4,) in [-1, 1] (clipped): dx, dy, dz displacement of the
+    commanded grip point, scaled by ``max_step = 0.3 m/s / control_hz`` (3 cm
+    at 10 Hz), and the absolute gripper command (-1 fully open ... +1 fully
+    closed).  The grip point tracks its command within ~1 mm by the end of a
+    step (stiff servos, gravity compensated); the command is clamped to the
+    workspace ``EE_BOUNDS`` and to 1.5 max_steps from the measured position.
 
     Reward is 1.0 on the success step else 0.0; ``terminated = is_success``;
     ``truncated`` once ``max_episode_steps`` steps were taken.
@@ -86,11 +111,12 @@ class TabletopEnv(gym.Env):
         cameras = tuple(cameras)
         bad = [c for c in cameras if c not in CAMERAS]
         if bad or not cameras:
-            raise ValueError(f"unknown camera(s) {bad or cameras!r}; accepted: {', '.join(CAMERAS)}")
+            what = f"unknown camera(s) {bad}" if bad else "no camera given"
+            raise ValueError(f"{what}; accepted: {', '.join(CAMERAS)}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; accepted: rgb_array")
-        h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        if h <= 0 or w <= 0:
+        h, w = (image_size, image_size) if isinstance(image_size, numbers.Integral) else tuple(image_size)
+        if int(h) <= 0 or int(w) <= 0:
             raise ValueError(f"image_size must be positive, got {image_size!r}")
         if control_hz <= 0:
             raise ValueError(f"control_hz must be positive, got {control_hz!r}")
@@ -99,7 +125,11 @@ class TabletopEnv(gym.Env):
         self.image_size: tuple[int, int] = (int(h), int(w))
         self.render_mode = render_mode
         self.control_hz = float(control_hz)
-        self.max_episode_steps = int(max_episode_steps or self.task.max_episode_steps)
+        if max_episode_steps is not None and max_episode_steps <= 0:
+            raise ValueError(f"max_episode_steps must be positive, got {max_episode_steps!r}")
+        # Task defaults are in steps at 10 Hz; keep the same wall-clock budget.
+        default_steps = round(self.task.max_episode_steps * self.control_hz / 10.0)
+        self.max_episode_steps = int(max_episode_steps or default_steps)
         self.metadata = {**type(self).metadata, "render_fps": self.control_hz}
 
         self.model = load_model()
@@ -112,7 +142,9 @@ class TabletopEnv(gym.Env):
         self.model.vis.global_.offwidth = int(w)
         self.model.vis.global_.offheight = int(h)
         self._renderer: mujoco.Renderer | None = mujoco.Renderer(self.model, height=int(h), width=int(w))
-        _LIVE.add(self)
+        self._wrist_opt = mujoco.MjvOption()
+        self._wrist_opt.geomgroup[PALM_GROUP] = 0
+        _track(self)  # after the first GL context exists, see _track
 
         img = spaces.Box(0, 255, shape=(int(h), int(w), 3), dtype=np.uint8)
         lo = np.append(EE_BOUNDS[:, 0] - 0.1, 0.0).astype(np.float32)
@@ -226,7 +258,8 @@ class TabletopEnv(gym.Env):
     def _render(self, camera: str) -> np.ndarray:
         if self._renderer is None:
             raise RuntimeError("environment is closed")
-        self._renderer.update_scene(self.data, camera=camera)
+        opt = self._wrist_opt if camera == "wrist" else None
+        self._renderer.update_scene(self.data, camera=camera, scene_option=opt)
         return self._renderer.render()
 
     def _obs(self) -> dict[str, Any]:

@@ -18,6 +18,9 @@ ASSET_XML = "tabletop.xml"
 #: Camera names defined in the MJCF.  "wrist" moves with the gripper.
 CAMERAS: tuple[str, ...] = ("front", "top", "wrist")
 
+#: Geom group of the palm/wrist, hidden from the in-palm "wrist" camera.
+PALM_GROUP = 2
+
 #: Objects present in every episode (body name == geom name == freejoint name).
 OBJECTS: tuple[str, ...] = ("red_block", "blue_block", "green_cube")
 #: Flat, contact-free target pad (a mocap body, placed through ``data.mocap_pos``).
