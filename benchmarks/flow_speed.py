@@ -1,7 +1,8 @@
 """Optical-flow primitives benchmark: flow estimation per frame pair, codec and camera-motion removal.
 
 Usage:
-    .venv/bin/python benchmarks/flow_speed.py [--size 256] [--repeats 5] [--raft-weights PATH --raft-variant large]
+    .venv/bin/python benchmarks/flow_speed.py [--size 256] [--repeats 5] [--threads 1]
+        [--raft-weights PATH --raft-variant large]
 
 Frames: a smooth random texture (blurred noise) and the same texture shifted by (3, -2) px, so the
 reported EPE is against a known flow (interior, 10 px margin). Timings: median of ``--repeats`` runs
@@ -46,7 +47,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--raft-weights", default=None)
     ap.add_argument("--raft-variant", default="large")
+    ap.add_argument("--threads", type=int, default=0, help="torch and OpenCV threads (0 = their defaults)")
     args = ap.parse_args()
+    if args.threads:
+        # On a shared, busy machine, fewer threads than cores avoids OpenMP barrier stalls that swamp timings.
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     n, pad, (dx, dy) = args.size, 16, (3, -2)
 
     rng = np.random.default_rng(0)
