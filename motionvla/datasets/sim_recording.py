@@ -50,7 +50,7 @@ class RecordDemosConfig:
     seed: int = 0
     # Worker processes recording parts in parallel (1 = record in this process).
     workers: int = 2
-    episodes_per_part: int = 5
+    episodes_per_part: int = 10
     # A part gives up after episodes_per_part * max_attempts_factor attempts (expert failures).
     max_attempts_factor: int = 4
     # Store camera frames as MP4 (needs FFmpeg libraries to decode) instead of PNG images.
@@ -142,6 +142,7 @@ def record_part(part: PartSpec) -> dict[str, Any]:
     from sim_envs.tabletop import ScriptedExpert
 
     torch.set_num_threads(1)  # parallelism comes from the worker processes
+    _quiet_libraries()
     shutil.rmtree(part.root, ignore_errors=True)  # a leftover from an interrupted run
     env = sim_envs.make(part.task, image_size=part.image_size, cameras=part.cameras)
     expert = ScriptedExpert(env)
@@ -181,6 +182,16 @@ def record_part(part: PartSpec) -> dict[str, Any]:
     result = {"name": part.name, "task": part.task, "instruction": instruction, "episodes": episodes, "failed": failed}
     atomic_write_json(_done_marker(part), result)
     return result
+
+
+def _quiet_libraries() -> None:
+    """Our own progress bar counts episodes; the per-episode bars of HF datasets would drown it."""
+    import datasets.utils.logging
+
+    datasets.disable_progress_bars()
+    # lerobot's SuppressProgressBars turns the bars back on when it exits (it imports this function
+    # lazily, so replacing the module attribute is enough); keep them off in recording processes.
+    datasets.utils.logging.enable_progress_bar = lambda: None
 
 
 def _prepare_out_dir(cfg: RecordDemosConfig) -> Path:
@@ -231,6 +242,7 @@ def record_demos(cfg: RecordDemosConfig) -> dict[str, Any]:
 
     tasks = resolve_tasks(cfg.env, cfg.tasks)
     out = _prepare_out_dir(cfg)
+    _quiet_libraries()
     parts_root = out / RECORDING_DIR / "parts"
     parts = plan_parts(cfg, tasks, parts_root)
     finished = {p.name: json.loads(_done_marker(p).read_text()) for p in parts if _done_marker(p).exists()}
