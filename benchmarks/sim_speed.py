@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 import sim_envs  # sets MUJOCO_GL before mujoco is imported
+from motionvla.utils.machine import cpu_model  # stdlib only: keeps this benchmark torch-free
 from sim_envs.tabletop import TASKS, ScriptedExpert, TabletopEnv, run_expert_episode
 
 SPEED_CONFIGS: list[tuple[tuple[str, ...], int]] = [
@@ -38,19 +39,10 @@ SPEED_CONFIGS: list[tuple[tuple[str, ...], int]] = [
 
 
 def machine_info() -> dict[str, object]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        cpu = platform.processor() or "unknown"
     import mujoco
 
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "mujoco": mujoco.__version__,

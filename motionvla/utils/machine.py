@@ -6,17 +6,21 @@ import os
 import platform
 
 
-def machine_description() -> str:
-    """CPU model, core count, memory, OS and Python, on one line."""
-    cpu = platform.processor() or "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_description() -> str:
+    """CPU model, core count, memory, OS and Python, on one line."""
+    cpu = cpu_model()
     memory = ""
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
