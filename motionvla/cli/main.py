@@ -18,6 +18,8 @@ from motionvla.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "record-demos": ("motionvla.cli.record_demos", "Record scripted-expert episodes into a LeRobotDataset v3."),
     "quickstart": ("motionvla.cli.quickstart", "The end-to-end demo behind `make demo`: record, report."),
+    "moe-bench": ("motionvla.cli.moe_bench", "Measure EP vs LLEP MoE dispatch on N gloo processes (load, time, memory, exactness)."),
+    "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
 }
 
 

@@ -59,6 +59,10 @@ def _normalize_argv(cls: type, argv: list[str]) -> list[str]:
                 value = "true"
             else:
                 raise UserError(f"option --{key} needs a value (--{key}=VALUE)")
+        if fields[key] is str and not (len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""):
+            # draccus reads values as YAML 1.1, which would turn a str field's "95:1" into 5701, "yes"
+            # into True and "null" into None; a JSON-quoted string is read back verbatim.
+            value = json.dumps(value)
         out.append(f"--{key}={value}")
         i += 1
     return out

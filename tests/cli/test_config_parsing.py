@@ -50,3 +50,8 @@ def test_missing_value_and_positional_are_user_errors():
 
 def test_config_fields_lists_nested_keys():
     assert {"out", "optim", "optim.lr", "optim.name"} <= set(config_fields(Outer))
+
+
+def test_string_values_are_not_reinterpreted_as_yaml():
+    for text in ("95:1", "yes", "null", "1e3", "a,b"):
+        assert parse_config(Outer, [f"--out={text}"]).out == text
