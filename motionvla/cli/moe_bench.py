@@ -1,0 +1,127 @@
+"""`motionvla moe-bench`: EP vs LLEP on N gloo processes, per routing scenario.
+
+Launches its own worker processes (or runs under `torchrun`), and for every scenario and dispatcher
+measures on every rank: tokens computed, own expert-compute CPU time (thread time, so 8 processes
+sharing 2 cores still measure their own work), forward+backward wall time, and peak memory; and
+checks exactness against the single-process `local` layer on the same tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from motionvla.configs import format_config
+from motionvla.errors import UserError
+from motionvla.utils.atomic import atomic_write_json
+
+
+@dataclass
+class Config:
+    """Benchmark EP vs LLEP expert dispatch on `num_processes` gloo ranks (CPU)."""
+
+    num_processes: int = 8
+    num_experts: int = 64
+    top_k: int = 4
+    hidden_size: int = 256
+    expert_hidden_size: int = 256
+    tokens_per_rank: int = 2048
+    # Comma-separated scenarios ("balanced" or PERCENT:NUM_HOT, e.g. 95:1), or "paper" for all 13
+    # (balanced, and X% of tokens on H hot experts for X in 30/50/80/95, H in 16/4/1).
+    scenarios: str = "paper"
+    dispatchers: str = "ep,llep"
+    alpha: float = 1.0
+    min_tokens: int = 256
+    imbalance_threshold: float = 1.3
+    # Timed repetitions per (scenario, dispatcher); the median is reported.
+    repeats: int = 2
+    seed: int = 0
+    json: str = ""
+    plot: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _validate(cfg: Config) -> None:
+    from motionvla.cli.moe_sim import parse_scenarios
+
+    parse_scenarios(cfg.scenarios)  # raises UserError naming the accepted forms
+    if cfg.num_processes < 1 or cfg.num_experts % cfg.num_processes:
+        raise UserError(f"num_experts ({cfg.num_experts}) must be a multiple of num_processes ({cfg.num_processes})")
+    for name in cfg.dispatchers.split(","):
+        if name not in ("ep", "llep"):
+            raise UserError(f"unknown dispatcher {name!r}; accepted: ep, llep")
+
+
+def run(cfg: Config) -> list[dict]:
+    import torch.multiprocessing as mp
+
+    from motionvla.moe.benchmark import bench_worker
+    from motionvla.utils.machine import machine_description
+
+    _validate(cfg)
+    print(format_config(cfg))
+    print(f"machine: {machine_description()}")
+    if "RANK" in os.environ:  # launched by torchrun: this process is one rank
+        rows = bench_worker(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), cfg, None)
+    else:
+        # glibc must hand large tensors back to the kernel on free, or the peak-memory probe would
+        # see the allocator's retained heap instead of the layer's real peak; read at process start.
+        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
+        os.environ["MASTER_ADDR"] = "127.0.0.1"
+        os.environ["MASTER_PORT"] = str(_free_port())
+        queue = mp.get_context("spawn").SimpleQueue()
+        mp.spawn(bench_worker, args=(cfg.num_processes, cfg, queue), nprocs=cfg.num_processes, join=True)
+        rows = queue.get()
+    if rows is None:  # a non-zero torchrun rank
+        return []
+    print(format_table(rows))
+    if cfg.json:
+        atomic_write_json(cfg.json, {"config": cfg.__dict__, "machine": machine_description(), "rows": rows})
+        print(f"wrote {cfg.json}")
+    if cfg.plot:
+        from motionvla.moe.bench_plot import plot_bench
+
+        plot_bench(rows, Path(cfg.plot))
+        print(f"wrote {cfg.plot}")
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """One line per (scenario, dispatcher) with LLEP's speedup and memory next to EP's."""
+    header = (
+        f"{'scenario':<9} {'disp':<5} {'max/mean':>8} {'crit ms':>8} {'speedup':>7} {'e2e ms':>8} "
+        f"{'peak MB (max rank)':>18} {'mem/bal':>7} {'max |dy|':>9} {'max |dgrad|':>11}"
+    )
+    lines = [header]
+    ep = {r["scenario"]: r for r in rows if r["dispatcher"] == "ep"}
+    balanced = {r["dispatcher"]: r for r in rows if r["scenario"] == "balanced"}
+    for r in rows:
+        base = ep.get(r["scenario"])
+        speedup = base["critical_path_ms"] / r["critical_path_ms"] if base and r["critical_path_ms"] > 0 else float("nan")
+        bal = balanced.get(r["dispatcher"])
+        mem_ratio = r["peak_memory_mb_max"] / bal["peak_memory_mb_max"] if bal and bal["peak_memory_mb_max"] > 0 else float("nan")
+        lines.append(
+            f"{r['scenario']:<9} {r['dispatcher']:<5} {r['max_mean_load']:>8.2f} {r['critical_path_ms']:>8.1f} "
+            f"{speedup:>6.2f}x {r['end_to_end_ms']:>8.1f} {r['peak_memory_mb_max']:>18.1f} {mem_ratio:>6.2f}x "
+            f"{r['max_abs_diff_output']:>9.1e} {r['max_abs_diff_grad']:>11.1e}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # `torchrun --nproc_per_node N -m motionvla.cli.moe_bench --key=value ...`
+    from motionvla.configs import parse_config
+
+    try:
+        run(parse_config(Config, sys.argv[1:]))
+    except UserError as exc:
+        print(f"motionvla moe-bench: error: {exc}", file=sys.stderr)
+        sys.exit(2)

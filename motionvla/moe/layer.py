@@ -1,0 +1,102 @@
+"""``MoEFeedForward``: router → dispatcher → experts → combine, as one drop-in feed-forward block."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from motionvla.moe.dispatch_local import dispatch_local
+from motionvla.moe.dispatch_parallel import dispatch_parallel
+from motionvla.moe.experts import SwiGLUExperts
+from motionvla.moe.planner import plan_ep, plan_llep
+from motionvla.moe.routing import Routing, TopKRouter
+
+DISPATCHERS = ("local", "ep", "llep")
+
+
+class MoEFeedForward(nn.Module):
+    """A mixture-of-experts SwiGLU feed-forward block.
+
+    Args:
+        hidden_size: ``D``, the model width (input and output).
+        expert_hidden_size: ``H``, each expert's inner width.
+        num_experts: ``N`` experts in total (over all ranks).
+        top_k: experts per token.
+        dispatcher: ``"local"`` (all experts in this process), ``"ep"`` (expert parallelism over
+            ``process_group``: this rank holds experts ``[r*N/P, (r+1)*N/P)``) or ``"llep"``
+            (expert parallelism with Least-Loaded rebalancing). All three compute the same numbers.
+        alpha, min_tokens, imbalance_threshold: LLEP's capacity factor, smallest chunk worth moving
+            an expert for, and the device-load max/mean below which plain EP is used.
+        process_group: the expert-parallel group (default: the whole world).
+        aux_free_bias: DeepSeek-V3's auxiliary-loss-free balancing bias in the router.
+
+    ``forward(x)`` takes ``(..., D)``; ``forward(x, routing=...)`` forces a routing (tests, benchmarks).
+    ``last_stats`` holds the last call's dispatch figures (tokens computed, expert compute CPU time,
+    the LLEP plan, experts borrowed); ``last_routing`` the routing it used.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        expert_hidden_size: int,
+        num_experts: int,
+        top_k: int,
+        dispatcher: str = "local",
+        *,
+        alpha: float = 1.0,
+        min_tokens: int = 1024,
+        imbalance_threshold: float = 1.3,
+        process_group: dist.ProcessGroup | None = None,
+        aux_free_bias: bool = False,
+    ) -> None:
+        super().__init__()
+        if dispatcher not in DISPATCHERS:
+            raise ValueError(f"unknown dispatcher {dispatcher!r}; accepted: {', '.join(DISPATCHERS)}")
+        self.hidden_size, self.num_experts, self.top_k, self.dispatcher = hidden_size, num_experts, top_k, dispatcher
+        self.router = TopKRouter(hidden_size, num_experts, top_k, aux_free_bias=aux_free_bias)
+        if dispatcher == "local":
+            self.process_group, local_experts, first = None, num_experts, 0
+        else:
+            if not dist.is_initialized():
+                raise RuntimeError(f"dispatcher={dispatcher!r} needs torch.distributed to be initialized")
+            self.process_group = process_group or dist.group.WORLD
+            world, rank = dist.get_world_size(self.process_group), dist.get_rank(self.process_group)
+            if num_experts % world:
+                raise ValueError(f"num_experts ({num_experts}) must be divisible by the expert-parallel size ({world})")
+            local_experts = num_experts // world
+            first = rank * local_experts
+        self.experts = SwiGLUExperts(local_experts, hidden_size, expert_hidden_size, first_expert=first)
+        if dispatcher == "llep":
+            self._planner = functools.partial(
+                plan_llep, alpha=alpha, min_tokens=min_tokens, imbalance_threshold=imbalance_threshold
+            )
+        else:
+            self._planner = plan_ep
+        self.last_stats: dict = {}
+        self.last_routing: Routing | None = None
+
+    def forward(self, x: torch.Tensor, routing: Routing | None = None) -> torch.Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, self.hidden_size)
+        routing = self.router(flat) if routing is None else routing
+        stats: dict = {}
+        if self.dispatcher == "local":
+            out = dispatch_local(flat, routing, self.experts, stats)
+        else:
+            out = dispatch_parallel(flat, routing, self.experts, self.num_experts, self._planner, self.process_group, stats)
+        self.last_stats, self.last_routing = stats, routing
+        return out.reshape(shape)
+
+    @torch.no_grad()
+    def load_from_full(self, full: "MoEFeedForward") -> "MoEFeedForward":
+        """Copy the router and this rank's slice of the experts from a ``local`` layer holding all of them."""
+        if full.num_experts != self.num_experts or full.hidden_size != self.hidden_size:
+            raise ValueError("load_from_full needs a layer of the same shape")
+        self.router.load_state_dict(full.router.state_dict())
+        sl = slice(self.experts.first_expert, self.experts.first_expert + self.experts.num_experts)
+        for name in ("w_gate", "w_up", "w_down"):
+            getattr(self.experts, name).copy_(getattr(full.experts, name)[sl])
+        return self
