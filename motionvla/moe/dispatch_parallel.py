@@ -29,6 +29,7 @@ from motionvla.moe.experts import SwiGLUExperts, swiglu_grouped
 from motionvla.moe.permute import combine, permute
 from motionvla.moe.planner import LLEPPlan, route_counts
 from motionvla.moe.routing import Routing
+from motionvla.moe.timing import ForwardClock, mark_backward_end, mark_backward_start
 
 Planner = Callable[[np.ndarray, int], LLEPPlan]
 
@@ -45,6 +46,12 @@ class Exchange:
     compute_counts: list[int]
     lend: list[tuple[int, int]]  # (expert, borrowing device) whose weights this rank sends
     borrow: list[tuple[int, int]]  # (expert, home device) whose weights this rank receives
+
+    def to(self, device: torch.device) -> "Exchange":
+        """The same exchange with its index tensors on ``device`` (where the tokens are)."""
+        self.send_order = self.send_order.to(device)
+        self.recv_by_expert = self.recv_by_expert.to(device)
+        return self
 
 
 def build_exchange(plan: LLEPPlan, counts: np.ndarray, rank: int) -> Exchange:
@@ -148,38 +155,65 @@ class _Return(torch.autograd.Function):
 def _gather_counts(local_counts: torch.Tensor, group) -> np.ndarray:
     gathered = [torch.empty_like(local_counts) for _ in range(dist.get_world_size(group))]
     dist.all_gather(gathered, local_counts, group=group)
-    return torch.stack(gathered).numpy()
+    return torch.stack(gathered).cpu().numpy()
 
 
 def dispatch_parallel(
     x: torch.Tensor, routing: Routing, experts: SwiGLUExperts, num_experts: int, planner: Planner, group, stats: dict
 ) -> torch.Tensor:
-    """``x (T, D)`` of this rank → ``(T, D)``, equal to the single-process result."""
+    """``x (T, D)`` of this rank → ``(T, D)``, equal to the single-process result.
+
+    Collective: every rank of ``group`` must call it (``T = 0`` is fine), and later run the backward.
+    Fills ``stats`` (see :class:`~motionvla.moe.layer.MoEFeedForward`); ``phase_s`` holds wall-clock
+    seconds of the forward's phases on this rank.
+    """
     rank, world = dist.get_rank(group), dist.get_world_size(group)
+    clock = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = now - clock
+        clock = now
+
     perm = permute(routing, num_experts)
     counts = _gather_counts(perm.counts, group)
+    lap("counts")
     plan = planner(counts.sum(axis=0), world)
-    exchange = build_exchange(plan, counts, rank)
+    exchange = build_exchange(plan, counts, rank).to(x.device)
+    lap("plan")
     rows = x[perm.tokens][exchange.send_order]
     received, borrowed = _DispatchWithWeights.apply(
         rows, experts.w_gate, experts.w_up, experts.w_down, experts, exchange, group
     )
+    lap("dispatch")
+    received, borrowed, *stacked = mark_backward_end(
+        stats, received, borrowed, experts.w_gate, experts.w_up, experts.w_down
+    )
     borrowed_index = {expert: i for i, (expert, _) in enumerate(exchange.borrow)}
     weights = [
-        experts.unflatten(borrowed[borrowed_index[e]]) if e in borrowed_index else experts.weights(e - experts.first_expert)
+        experts.unflatten(borrowed[borrowed_index[e]])
+        if e in borrowed_index
+        else tuple(w[e - experts.first_expert] for w in stacked)
         for e in exchange.compute_experts
     ]
-    start = time.thread_time()
-    computed = swiglu_grouped(received[exchange.recv_by_expert], exchange.compute_counts, weights)
-    compute_seconds = time.thread_time() - start
+    with ForwardClock(stats, "expert_compute_thread_s"):
+        computed = swiglu_grouped(received[exchange.recv_by_expert], exchange.compute_counts, weights)
+    computed = mark_backward_start(stats, computed)
     computed = torch.zeros_like(computed).index_copy(0, exchange.recv_by_expert, computed)
+    lap("compute")
     returned = _Return.apply(computed, exchange, group)
+    lap("return")
     sorted_rows = torch.zeros_like(returned).index_copy(0, exchange.send_order, returned)
+    out = combine(sorted_rows, perm, routing)
+    lap("combine")
     stats.update(
         plan=plan,
+        expert_loads=torch.from_numpy(counts.sum(axis=0)),
         tokens_computed=int(sum(exchange.compute_counts)),
-        expert_compute_thread_s=compute_seconds,
         borrowed_experts=len(exchange.borrow),
         lent_experts=len(exchange.lend),
+        phase_s=phases,
     )
-    return combine(sorted_rows, perm, routing)
+    return out

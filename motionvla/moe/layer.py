@@ -33,9 +33,25 @@ class MoEFeedForward(nn.Module):
         process_group: the expert-parallel group (default: the whole world).
         aux_free_bias: DeepSeek-V3's auxiliary-loss-free balancing bias in the router.
 
-    ``forward(x)`` takes ``(..., D)``; ``forward(x, routing=...)`` forces a routing (tests, benchmarks).
-    ``last_stats`` holds the last call's dispatch figures (tokens computed, expert compute CPU time,
-    the LLEP plan, experts borrowed); ``last_routing`` the routing it used.
+    ``forward(x)`` takes ``(..., D)``; ``forward(x, routing=...)`` forces a routing (tests, benchmarks;
+    any expert ids, repeats within a token allowed). In ``ep``/``llep`` mode ``forward`` and the
+    backward through it are collectives: every rank of the group calls them, with any number of
+    tokens (0 too). The router is replicated; reduce its gradients over the data-parallel group as
+    for any other replicated parameter.
+
+    ``last_routing`` is the routing the last call used; ``last_stats`` its dispatch figures:
+
+    - ``tokens_computed`` (int): (token, slot) rows this rank's experts computed;
+    - ``expert_compute_thread_s`` (float): thread CPU seconds of this rank's expert GEMMs, forward;
+    - ``expert_compute_bwd_thread_s`` (float): the same for the backward, set by ``loss.backward()``;
+    - ``expert_loads`` ((N,) int64 tensor): global rows per expert (identical on every rank; feed it
+      to ``router.update_bias`` for auxiliary-loss-free balancing, no extra communication needed);
+    - parallel only: ``plan`` (:class:`LLEPPlan`), ``borrowed_experts`` / ``lent_experts`` (int, weight
+      copies this rank received / sent), ``phase_s`` (wall seconds of the forward's phases: counts,
+      plan, dispatch, compute, return, combine).
+
+    Build a sharded layer from a full ``local`` one with :meth:`load_from_full` (on every rank), and
+    get the full layer back with :meth:`gather_full`.
     """
 
     def __init__(
@@ -100,3 +116,26 @@ class MoEFeedForward(nn.Module):
         for name in ("w_gate", "w_up", "w_down"):
             getattr(self.experts, name).copy_(getattr(full.experts, name)[sl])
         return self
+
+    @torch.no_grad()
+    def gather_full(self) -> "MoEFeedForward":
+        """A ``local`` layer holding every expert (collective in ``ep``/``llep`` mode: all ranks call it).
+
+        Weights only (and the router's state, taken from this rank); gradients are not gathered.
+        """
+        experts = self.experts
+        full = MoEFeedForward(
+            self.hidden_size, experts.expert_hidden_size, self.num_experts, self.top_k, "local",
+            aux_free_bias=self.router.selection_bias is not None,
+        ).to(device=experts.w_gate.device, dtype=experts.w_gate.dtype)
+        full.router.normalize = self.router.normalize
+        full.router.load_state_dict(self.router.state_dict())
+        for name in ("w_gate", "w_up", "w_down"):
+            shard = getattr(experts, name).detach().contiguous()
+            if self.dispatcher == "local":
+                parts = [shard]
+            else:
+                parts = [torch.empty_like(shard) for _ in range(dist.get_world_size(self.process_group))]
+                dist.all_gather(parts, shard, group=self.process_group)
+            getattr(full.experts, name).copy_(torch.cat(parts))
+        return full
