@@ -20,6 +20,9 @@ def _cases(world: int) -> list[ExactnessCase]:
     if world > 1:  # rank 0 sends no tokens
         cases.append(ExactnessCase(dispatcher="llep", routing="one_expert", tokens_per_rank=(0,) + (40,) * (world - 1)))
         cases.append(ExactnessCase(dispatcher="ep", routing="router", tokens_per_rank=(0,) + (40,) * (world - 1)))
+    # Two stacked layers: the backward runs both layers' exchanges in turn on every rank.
+    cases.append(ExactnessCase(dispatcher="llep", routing="one_expert", tokens_per_rank=even, layers=2))
+    cases.append(ExactnessCase(dispatcher="llep", routing="router", tokens_per_rank=(0,) + (24,) * (world - 1), layers=2, hidden_size=13, expert_hidden_size=7))
     # LLEP with the paper's defaults (large min_tokens): the plan stays EP-like, results still equal.
     cases.append(ExactnessCase(dispatcher="llep", routing="one_expert", tokens_per_rank=even, llep={}))
     return cases
@@ -36,6 +39,7 @@ def test_parallel_dispatchers_equal_local(world):
         for rank, result in enumerate(per_rank):
             for name, diff in result["diffs"].items():
                 assert diff <= TOLERANCE, f"{case} rank {rank}: {name} differs by {diff:.2e}"
+            assert result["timed_backward"], f"{case} rank {rank}: backward expert compute not timed"
         # Every token slot was computed exactly once somewhere.
         assert sum(r["tokens_computed"] for r in per_rank) == sum(case.tokens_per_rank) * case.top_k
         if case.dispatcher == "llep" and case.routing in ("one_expert", "few_experts") and world > 1 and case.llep:
@@ -44,5 +48,8 @@ def test_parallel_dispatchers_equal_local(world):
             assert sum(r["borrowed_experts"] for r in per_rank) > 0
             loads = [r["tokens_computed"] for r in per_rank]
             assert max(loads) - min(loads) <= 1 * world, loads
+        if case.dispatcher == "llep" and case.routing == "one_expert" and case.tokens_per_rank[0] == 0:
+            # The rank with no tokens of its own still borrows the hot expert and computes for others.
+            assert per_rank[0]["borrowed_experts"] > 0 and per_rank[0]["tokens_computed"] > 0
         if case.dispatcher == "ep":
             assert all(r["transfers"] == 0 and r["borrowed_experts"] == 0 for r in per_rank)
