@@ -32,6 +32,8 @@ class MoEFeedForward(nn.Module):
             an expert for, and the device-load max/mean below which plain EP is used.
         process_group: the expert-parallel group (default: the whole world).
         aux_free_bias: DeepSeek-V3's auxiliary-loss-free balancing bias in the router.
+        planner_options: further keyword arguments for :func:`plan_llep` (``llep`` only), e.g.
+            ``{"align_ranges": True}``.
 
     ``forward(x)`` takes ``(..., D)``; ``forward(x, routing=...)`` forces a routing (tests, benchmarks;
     any expert ids, repeats within a token allowed). In ``ep``/``llep`` mode ``forward`` and the
@@ -67,10 +69,13 @@ class MoEFeedForward(nn.Module):
         imbalance_threshold: float = 1.3,
         process_group: dist.ProcessGroup | None = None,
         aux_free_bias: bool = False,
+        planner_options: dict | None = None,
     ) -> None:
         super().__init__()
         if dispatcher not in DISPATCHERS:
             raise ValueError(f"unknown dispatcher {dispatcher!r}; accepted: {', '.join(DISPATCHERS)}")
+        if planner_options and dispatcher != "llep":
+            raise ValueError(f"planner_options only apply to dispatcher='llep', got dispatcher={dispatcher!r}")
         self.hidden_size, self.num_experts, self.top_k, self.dispatcher = hidden_size, num_experts, top_k, dispatcher
         self.router = TopKRouter(hidden_size, num_experts, top_k, aux_free_bias=aux_free_bias)
         if dispatcher == "local":
@@ -87,7 +92,11 @@ class MoEFeedForward(nn.Module):
         self.experts = SwiGLUExperts(local_experts, hidden_size, expert_hidden_size, first_expert=first)
         if dispatcher == "llep":
             self._planner = functools.partial(
-                plan_llep, alpha=alpha, min_tokens=min_tokens, imbalance_threshold=imbalance_threshold
+                plan_llep,
+                alpha=alpha,
+                min_tokens=min_tokens,
+                imbalance_threshold=imbalance_threshold,
+                **(planner_options or {}),
             )
         else:
             self._planner = plan_ep

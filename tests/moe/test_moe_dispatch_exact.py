@@ -20,6 +20,9 @@ def _cases(world: int) -> list[ExactnessCase]:
     if world > 1:  # rank 0 sends no tokens
         cases.append(ExactnessCase(dispatcher="llep", routing="one_expert", tokens_per_rank=(0,) + (40,) * (world - 1)))
         cases.append(ExactnessCase(dispatcher="ep", routing="router", tokens_per_rank=(0,) + (40,) * (world - 1)))
+    # Planner options reach plan_llep: aligned ranges change which tokens each device gets.
+    aligned = {"min_tokens": 1, "imbalance_threshold": 1.0, "planner_options": {"align_ranges": True}}
+    cases.append(ExactnessCase(dispatcher="llep", routing="few_experts", tokens_per_rank=even, llep=aligned))
     # Two stacked layers: the backward runs both layers' exchanges in turn on every rank.
     cases.append(ExactnessCase(dispatcher="llep", routing="one_expert", tokens_per_rank=even, layers=2))
     cases.append(ExactnessCase(dispatcher="llep", routing="router", tokens_per_rank=(0,) + (24,) * (world - 1), layers=2, hidden_size=13, expert_hidden_size=7))

@@ -73,6 +73,8 @@ def test_bad_configuration_errors():
         MoEFeedForward(8, 4, 4, 2, dispatcher="fast")
     with pytest.raises(ValueError, match="top_k"):
         MoEFeedForward(8, 4, 4, 5)
+    with pytest.raises(ValueError, match="planner_options only apply to dispatcher='llep'"):
+        MoEFeedForward(8, 4, 4, 2, dispatcher="ep", planner_options={"align_ranges": True})
     with pytest.raises(RuntimeError, match="torch.distributed"):
         MoEFeedForward(8, 4, 4, 2, dispatcher="llep")
 
@@ -83,3 +85,30 @@ def test_flat_weights_round_trip():
     assert flat.shape == (3 * 5 * 7,)
     for a, b in zip(experts.unflatten(flat), experts.weights(1)):
         assert torch.equal(a, b)
+
+
+def test_stats_time_forward_and_backward_and_count_loads():
+    torch.manual_seed(0)
+    layer = MoEFeedForward(8, 6, 4, 2)
+    x = torch.randn(5, 8)  # inputs without grad: the backward is still timed (weights need grad)
+    y = layer(x)
+    stats = layer.last_stats
+    assert stats["expert_compute_thread_s"] >= 0 and "expert_compute_bwd_thread_s" not in stats
+    assert int(stats["expert_loads"].sum()) == 5 * 2 == stats["tokens_computed"]
+    y.sum().backward()
+    assert stats["expert_compute_bwd_thread_s"] >= 0
+    with torch.no_grad():
+        layer(x)  # no graph: nothing to time in backward, and no error
+    assert "expert_compute_bwd_thread_s" not in layer.last_stats
+
+
+def test_gather_full_of_a_local_layer_is_a_copy():
+    torch.manual_seed(0)
+    layer = MoEFeedForward(8, 6, 4, 2, aux_free_bias=True)
+    layer.router.selection_bias[1] = 0.5
+    copy = layer.gather_full()
+    assert copy is not layer and copy.dispatcher == "local"
+    for (name, a), b in zip(layer.state_dict().items(), copy.state_dict().values()):
+        assert torch.equal(a, b), name
+    x = torch.randn(3, 8)
+    assert torch.equal(layer(x), copy(x))
