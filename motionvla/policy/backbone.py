@@ -1,0 +1,171 @@
+"""VLM backbones: the in-process ``tiny`` one and builders for real-size presets.
+
+The tiny backbone reads ``[image tokens (per camera), text tokens, state token]`` and returns the language
+model's hidden states ``(B, L, D)`` with a validity mask ``(B, L)``. Everything is built from configs in
+process: no weights or tokenizer files are downloaded.
+"""
+
+from __future__ import annotations
+
+import string
+
+import torch
+from tokenizers import Tokenizer, models
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast, Qwen2Config, Qwen2Model
+
+from motionvla.moe import upcycle_to_moe
+from motionvla.policy.configuration import TINY_BACKBONE, MotionVLAConfig
+
+PAD, UNK = "[PAD]", "[UNK]"
+
+
+def build_char_tokenizer() -> PreTrainedTokenizerFast:
+    """A character-level tokenizer over printable ASCII (``[PAD]``=0, ``[UNK]``=1), built with no download.
+
+    A BPE model with an empty merge list splits text into single characters; any non-ASCII character is
+    ``[UNK]``.
+    """
+    vocab = {PAD: 0, UNK: 1}
+    for ch in string.printable:
+        vocab.setdefault(ch, len(vocab))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, unk_token=UNK)
+
+
+class TinyVisionEncoder(nn.Module):
+    """Conv stem → ``grid × grid`` image tokens. A few convs are the cheapest stand-in for a ViT on CPU.
+
+    ``images (B, 3, H, W)`` in [0, 1] → ``tokens (B, grid², dim)``; any H, W (adaptive pooling).
+    """
+
+    def __init__(self, dim: int, grid: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, dim // 2, kernel_size=4, stride=4),
+            nn.GELU(),
+            nn.Conv2d(dim // 2, dim, kernel_size=3, stride=2, padding=1),
+            nn.GELU(),
+            nn.AdaptiveAvgPool2d(grid),
+        )
+        self.pos = nn.Parameter(torch.zeros(1, grid * grid, dim))
+        nn.init.normal_(self.pos, std=0.02)
+
+    def forward(self, images: Tensor) -> Tensor:
+        x = self.stem(images * 2 - 1)  # (B, dim, grid, grid)
+        return x.flatten(2).transpose(1, 2) + self.pos
+
+
+def tiny_lm_config(config: MotionVLAConfig, vocab_size: int) -> Qwen2Config:
+    """A 2-layer Qwen2-style decoder config (SwiGLU MLPs without bias, so MoE upcycling applies)."""
+    return Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.hidden_size * 2,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_kv_heads,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+
+
+class TinyVLMBackbone(nn.Module):
+    """Tiny vision-language backbone: conv image tokens + char text tokens + a state token → Qwen2 decoder.
+
+    ``forward(images: list[(B, 3, H, W)], input_ids (B, T), text_mask (B, T), state (B, S))`` →
+    ``(hidden (B, L, D), mask (B, L) bool)`` with ``L = n_cams·grid² + T + 1``.
+    """
+
+    def __init__(self, config: MotionVLAConfig, vocab_size: int) -> None:
+        super().__init__()
+        d = config.hidden_size
+        self.vision = TinyVisionEncoder(d, config.image_token_grid)
+        self.state_proj = nn.Linear(config.state_dim, d)
+        self.lm = Qwen2Model(tiny_lm_config(config, vocab_size))
+        self.moe_layers: list[str] = []
+        if config.moe.num_experts > 0:
+            self.moe_layers = upcycle_to_moe(
+                self.lm, config.moe.num_experts, config.moe.top_k, dispatcher=config.moe.dispatcher
+            )
+
+    @property
+    def hidden_size(self) -> int:
+        return self.lm.config.hidden_size
+
+    def forward(self, images: list[Tensor], input_ids: Tensor, text_mask: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        b = input_ids.shape[0]
+        img = torch.cat([self.vision(x) for x in images], dim=1)  # (B, n·g², D)
+        txt = self.lm.get_input_embeddings()(input_ids)  # (B, T, D)
+        st = self.state_proj(state).unsqueeze(1)  # (B, 1, D)
+        embeds = torch.cat([img, txt, st], dim=1)
+        mask = torch.cat(
+            [
+                torch.ones(b, img.shape[1], dtype=torch.bool, device=img.device),
+                text_mask.bool(),
+                torch.ones(b, 1, dtype=torch.bool, device=img.device),
+            ],
+            dim=1,
+        )
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask.long(), use_cache=False)
+        return out.last_hidden_state, mask
+
+
+def build_backbone(config: MotionVLAConfig, vocab_size: int) -> TinyVLMBackbone:
+    """The backbone named by ``config.backbone``. Only ``tiny`` is wired into the policy so far.
+
+    Real presets are built with :func:`load_pretrained_backbone` (weights) or
+    :func:`build_backbone_on_meta` (shapes only); connecting their processors to the policy batch is not done.
+    """
+    if config.backbone == TINY_BACKBONE:
+        return TinyVLMBackbone(config, vocab_size)
+    raise NotImplementedError(
+        f"backbone {config.backbone!r}: only 'tiny' is wired into MotionVLAPolicy yet; "
+        "use load_pretrained_backbone / build_backbone_on_meta for real presets"
+    )
+
+
+def build_backbone_on_meta(model_config: PretrainedConfig) -> tuple[PreTrainedModel, int]:
+    """Build a real-size backbone from an explicit transformers config on the ``meta`` device.
+
+    No memory is allocated and nothing is downloaded. Returns ``(model, parameter_count)``.
+    """
+    with torch.device("meta"):
+        model = AutoModel.from_config(model_config)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"{type(model).__name__} ({getattr(model_config, 'model_type', '?')}): {n / 1e9:.2f}B parameters on meta")
+    return model, n
+
+
+def load_pretrained_backbone(name: str, **kwargs) -> tuple[PreTrainedModel, object]:
+    """Load a real VLM (e.g. ``Qwen/Qwen2.5-VL-3B-Instruct``) and its processor with ``from_pretrained``.
+
+    Needs the weights locally or network access to the hub. Returns ``(model, processor)``.
+    """
+    from transformers import AutoProcessor
+
+    model = AutoModel.from_pretrained(name, **kwargs)
+    processor = AutoProcessor.from_pretrained(name)
+    return model, processor
+
+
+def pretrained_config(name: str) -> PretrainedConfig:
+    """``AutoConfig.from_pretrained(name)`` (needs a local copy or the hub)."""
+    return AutoConfig.from_pretrained(name)
+
+
+def qwen2_5_vl_3b_config() -> PretrainedConfig:
+    """An explicit config with the published shapes of ``Qwen/Qwen2.5-VL-3B-Instruct`` (no download).
+
+    For sizing and meta-device tests; real use reads the hub's config via :func:`pretrained_config`.
+    """
+    from transformers import Qwen2_5_VLConfig
+
+    return Qwen2_5_VLConfig(
+        text_config=dict(
+            hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
+            num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True,
+        ),
+        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=2048),
+    )

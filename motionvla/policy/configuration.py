@@ -1,0 +1,148 @@
+"""``MotionVLAConfig``: the dual-head (action + motion) VLA policy's configuration.
+
+Registered with lerobot's policy registry as ``motionvla`` (so ``--policy.type=motionvla`` picks it) and
+serialized by lerobot/draccus to ``config.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from lerobot.configs import PreTrainedConfig
+from lerobot.optim import AdamWConfig
+
+from motionvla.moe import DISPATCHERS
+
+TINY_BACKBONE = "tiny"
+IMAGE_PREFIX = "observation.images."
+
+
+@dataclass
+class MoEConfig:
+    """Mixture-of-experts settings for the backbone's feed-forward blocks.
+
+    ``num_experts == 0`` keeps the backbone dense; otherwise each gated MLP is upcycled into
+    ``num_experts`` copies routed top-``top_k`` with the ``dispatcher`` (``local`` | ``ep`` | ``llep``).
+    """
+
+    num_experts: int = 0
+    top_k: int = 2
+    dispatcher: str = "local"
+
+
+@PreTrainedConfig.register_subclass("motionvla")
+@dataclass
+class MotionVLAConfig(PreTrainedConfig):
+    """Configuration of :class:`~motionvla.policy.modeling.MotionVLAPolicy`.
+
+    Shapes: images ``(B, 3, image_size, image_size)`` per key in ``image_keys``; state ``(B, state_dim)``;
+    action chunk ``(B, chunk_size, action_dim)``; motion flow ``(B, motion_frames, 2, H, W)`` in pixels,
+    turned into motion images ``(B, 3 * motion_frames, motion_resolution, motion_resolution)``.
+    """
+
+    # Inputs / outputs.
+    image_keys: list[str] = field(default_factory=lambda: ["observation.images.front"])
+    image_size: int = 224
+    state_dim: int = 8
+    action_dim: int = 7
+    max_text_tokens: int = 48
+
+    # Action chunking and flow matching (openpi conventions, REFERENCE §2).
+    chunk_size: int = 10
+    n_action_steps: int = 10
+    num_inference_steps: int = 10
+
+    # Motion head (auxiliary, training only).
+    motion_frames: int = 4
+    motion_resolution: int = 32
+    flow_max_magnitude: float = 8.0
+    motion_weight: float = 1.0
+    motion_patch_size: int = 4
+    motion_layers: int = 2
+    motion_heads: int = 2
+    motion_head_dim: int = 32
+
+    # Backbone: "tiny" (built in-process from config) or a hub id such as "Qwen/Qwen2.5-VL-3B-Instruct".
+    backbone: str = TINY_BACKBONE
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    image_token_grid: int = 4
+    moe: MoEConfig = field(default_factory=MoEConfig)
+
+    # Action expert.
+    action_hidden_size: int = 64
+    action_layers: int = 2
+    action_heads: int = 4
+
+    # Training presets.
+    optimizer_lr: float = 1e-4
+    optimizer_weight_decay: float = 1e-10
+    optimizer_grad_clip_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_action_steps > self.chunk_size:
+            raise ValueError(f"n_action_steps ({self.n_action_steps}) must be <= chunk_size ({self.chunk_size})")
+        if self.motion_weight < 0:
+            raise ValueError(f"motion_weight must be >= 0 (0 = action-only baseline), got {self.motion_weight}")
+        if self.moe.dispatcher not in DISPATCHERS:
+            raise ValueError(f"moe.dispatcher must be one of {sorted(DISPATCHERS)}, got {self.moe.dispatcher!r}")
+        if self.moe.num_experts < 0 or (self.moe.num_experts > 0 and not 1 <= self.moe.top_k <= self.moe.num_experts):
+            raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
+        if self.motion_resolution % self.motion_patch_size:
+            raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size")
+        self.validate_features()
+
+    # lerobot's abstract interface ---------------------------------------------------------------
+    def validate_features(self) -> None:
+        """Check the image keys follow LeRobot's ``observation.images.<cam>`` convention."""
+        if not self.image_keys:
+            raise ValueError("image_keys must name at least one camera, e.g. ['observation.images.front']")
+        bad = [k for k in self.image_keys if not k.startswith(IMAGE_PREFIX)]
+        if bad:
+            raise ValueError(f"image_keys must start with {IMAGE_PREFIX!r}, got {bad}")
+
+    @property
+    def observation_delta_indices(self) -> None:
+        return None
+
+    @property
+    def action_delta_indices(self) -> list[int]:
+        return list(range(self.chunk_size))
+
+    @property
+    def reward_delta_indices(self) -> None:
+        return None
+
+    def get_optimizer_preset(self) -> AdamWConfig:
+        return AdamWConfig(
+            lr=self.optimizer_lr,
+            weight_decay=self.optimizer_weight_decay,
+            grad_clip_norm=self.optimizer_grad_clip_norm,
+        )
+
+    def get_scheduler_preset(self) -> None:
+        return None
+
+    # openpi-style fake inputs --------------------------------------------------------------------
+    def fake_batch(self, batch_size: int = 2, seed: int = 0, with_targets: bool = True) -> dict:
+        """Random inputs of the right shapes (a training batch, or an observation if ``with_targets=False``).
+
+        Returns a dict with ``observation.images.<cam>`` float ``(B, 3, image_size, image_size)`` in [0, 1],
+        ``observation.state`` ``(B, state_dim)``, ``task`` list[str]; with targets also ``action``
+        ``(B, chunk_size, action_dim)`` and ``motion`` ``(B, motion_frames, 2, image_size, image_size)`` pixels.
+        """
+        g = torch.Generator().manual_seed(seed)
+        s = self.image_size
+        batch: dict = {k: torch.rand(batch_size, 3, s, s, generator=g) for k in self.image_keys}
+        batch["observation.state"] = torch.randn(batch_size, self.state_dim, generator=g)
+        tasks = ["push the red block to the left", "pick up the cup", "open the drawer"]
+        batch["task"] = [tasks[i % len(tasks)] for i in range(batch_size)]
+        if with_targets:
+            batch["action"] = torch.randn(batch_size, self.chunk_size, self.action_dim, generator=g)
+            flow = torch.randn(batch_size, self.motion_frames, 2, s, s, generator=g) * (self.flow_max_magnitude / 3)
+            batch["motion"] = flow
+        return batch

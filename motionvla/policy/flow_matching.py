@@ -1,0 +1,61 @@
+"""The flow-matching schedule shared by the action and motion heads (openpi / π-series conventions).
+
+``x_t = t·noise + (1 − t)·x0``, velocity target ``noise − x0``, MSE loss;
+``t ~ Beta(1.5, 1)·0.999 + 0.001``; sampling integrates ``dx/dt = v`` with Euler steps from t=1 to t=0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_BETA_ALPHA, _BETA_BETA = 1.5, 1.0
+
+
+def sample_time(batch_size: int, device: torch.device | str = "cpu") -> Tensor:
+    """Training times ``(B,)`` in [0.001, 1.0], ``Beta(1.5, 1)·0.999 + 0.001`` (favours noisier t)."""
+    beta = torch.distributions.Beta(torch.tensor(_BETA_ALPHA), torch.tensor(_BETA_BETA))
+    return (beta.sample((batch_size,)) * 0.999 + 0.001).to(device)
+
+
+def noisy_sample(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    """Interpolate data ``x0`` (B, ...) and ``noise`` (same shape) at times ``t`` (B,).
+
+    Returns ``(x_t, target_velocity)``, both shaped like ``x0``.
+    """
+    tt = t.view(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    return tt * noise + (1 - tt) * x0, noise - x0
+
+
+def flow_matching_loss(velocity_fn: Callable[[Tensor, Tensor], Tensor], x0: Tensor) -> Tensor:
+    """MSE between ``velocity_fn(x_t, t)`` and ``noise − x0`` at random ``t``; a scalar tensor."""
+    noise = torch.randn_like(x0)
+    t = sample_time(x0.shape[0], x0.device)
+    x_t, target = noisy_sample(x0, noise, t)
+    return F.mse_loss(velocity_fn(x_t, t), target)
+
+
+@torch.no_grad()
+def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor, num_steps: int) -> Tensor:
+    """Integrate from ``noise`` at t=1 to t=0 in ``num_steps`` Euler steps; returns ``x_0`` shaped like ``noise``."""
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    dt = -1.0 / num_steps
+    x = noise
+    for i in range(num_steps):
+        t = torch.full((noise.shape[0],), 1.0 + i * dt, device=noise.device, dtype=noise.dtype)
+        x = x + dt * velocity_fn(x, t)
+    return x
+
+
+def sinusoidal_embedding(t: Tensor, dim: int, min_period: float = 4e-3, max_period: float = 4.0) -> Tensor:
+    """openpi's sine-cosine embedding of times ``t`` (B,) in [0, 1] → ``(B, dim)``; ``dim`` must be even."""
+    if dim % 2:
+        raise ValueError(f"dim must be even, got {dim}")
+    fraction = torch.linspace(0.0, 1.0, dim // 2, device=t.device, dtype=torch.float32)
+    period = min_period * (max_period / min_period) ** fraction
+    angle = t.float()[:, None] * (2 * torch.pi / period)[None, :]
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)

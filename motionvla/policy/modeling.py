@@ -1,0 +1,160 @@
+"""``MotionVLAPolicy``: one VLM backbone, an action head (flow matching) and a training-only motion head.
+
+LeRobot policy API: ``forward(batch) -> (loss, info)``, ``predict_action_chunk(obs) -> (B, chunk, A)``,
+``select_action(obs) -> (B, A)`` with an action queue, ``reset()``. The motion head shapes the backbone
+during training and is never called when acting, so acting costs what an action-only policy costs.
+Normalization is left to lerobot's processor pipeline (not part of this module yet).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import torch
+from lerobot.policies.pretrained import PreTrainedPolicy
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import Tensor
+
+from motionvla.errors import UserError
+from motionvla.policy.action_head import ActionExpert
+from motionvla.policy.backbone import build_backbone, build_char_tokenizer
+from motionvla.policy.configuration import MotionVLAConfig
+from motionvla.policy.motion_head import MotionHead, motion_targets
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class CheckpointError(UserError):
+    """A policy checkpoint directory is incomplete, corrupt, or does not match its config."""
+
+
+class MotionVLAPolicy(PreTrainedPolicy):
+    """Dual-head motion-aware VLA policy (see module docstring). Build with a :class:`MotionVLAConfig`."""
+
+    config_class = MotionVLAConfig
+    name = "motionvla"
+
+    def __init__(self, config: MotionVLAConfig, **kwargs) -> None:
+        super().__init__(config)
+        self.config: MotionVLAConfig = config
+        self.tokenizer = build_char_tokenizer()
+        self.backbone = build_backbone(config, vocab_size=len(self.tokenizer))
+        d = self.backbone.hidden_size
+        self.action_head = ActionExpert(
+            config.action_dim, config.chunk_size, d, config.action_hidden_size, config.action_layers, config.action_heads
+        )
+        # The action-only baseline (motion_weight == 0) carries no motion head at all.
+        self.motion_head: MotionHead | None = None
+        if config.motion_weight > 0:
+            self.motion_head = MotionHead(
+                config.motion_frames, config.motion_resolution, d, config.motion_patch_size,
+                config.motion_layers, config.motion_heads, config.motion_head_dim,
+            )
+        self._action_queue: deque[Tensor] = deque(maxlen=config.n_action_steps)
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def get_optim_params(self) -> dict:
+        return self.parameters()
+
+    def reset(self) -> None:
+        """Clear the action queue (call at the start of each episode)."""
+        self._action_queue.clear()
+
+    def encode(self, batch: dict) -> tuple[Tensor, Tensor]:
+        """Backbone features for a batch/observation → ``(hidden (B, L, D), mask (B, L) bool)``."""
+        missing = [k for k in [*self.config.image_keys, "observation.state", "task"] if k not in batch]
+        if missing:
+            raise KeyError(f"batch lacks {missing}; expected {self.config.image_keys} + observation.state + task")
+        dev = self.device
+        images = [batch[k].to(dev, torch.float32) for k in self.config.image_keys]
+        state = batch["observation.state"].to(dev, torch.float32)
+        tasks = batch["task"]
+        if isinstance(tasks, str):
+            tasks = [tasks] * state.shape[0]
+        tok = self.tokenizer(
+            list(tasks), padding="max_length", max_length=self.config.max_text_tokens, truncation=True, return_tensors="pt"
+        )
+        return self.backbone(images, tok.input_ids.to(dev), tok.attention_mask.to(dev), state)
+
+    def forward(self, batch: dict) -> tuple[Tensor, dict]:
+        """Training loss ``action_loss + motion_weight · motion_loss`` (scalar) and logged values.
+
+        The motion head runs only when ``config.motion_weight > 0``, it exists, and ``"motion"`` is in the batch.
+        """
+        features, mask = self.encode(batch)
+        actions = batch["action"].to(features.device, torch.float32)
+        action_loss = self.action_head.loss(actions, features, mask)
+        loss = action_loss
+        motion_loss = torch.zeros((), device=features.device)
+        if self.config.motion_weight > 0 and self.motion_head is not None and "motion" in batch:
+            targets = motion_targets(
+                batch["motion"].to(features.device), self.config.motion_resolution, self.config.flow_max_magnitude
+            )
+            motion_loss = self.motion_head.loss(targets, features, mask)
+            loss = loss + self.config.motion_weight * motion_loss
+        info = {"action_loss": action_loss.item(), "motion_loss": motion_loss.item(), "loss": loss.item()}
+        return loss, info
+
+    @torch.no_grad()
+    def predict_action_chunk(self, batch: dict, noise: Tensor | None = None, **kwargs) -> Tensor:
+        """Action chunk ``(B, chunk_size, action_dim)`` by ``num_inference_steps`` Euler steps (backbone + action head only).
+
+        ``noise``: optional ``(B, chunk_size, action_dim)`` starting point (default: ``torch.randn``).
+        """
+        features, mask = self.encode(batch)
+        b = features.shape[0]
+        if noise is None:
+            noise = torch.randn(b, self.config.chunk_size, self.config.action_dim, device=features.device)
+        return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps)
+
+    @torch.no_grad()
+    def select_action(self, batch: dict, **kwargs) -> Tensor:
+        """Next action ``(B, action_dim)``; a new chunk is predicted every ``n_action_steps`` calls."""
+        if not self._action_queue:
+            chunk = self.predict_action_chunk(batch, **kwargs)[:, : self.config.n_action_steps]
+            self._action_queue.extend(chunk.transpose(0, 1))  # n_action_steps × (B, A)
+        return self._action_queue.popleft()
+
+    # checkpoints ------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_name_or_path: str | Path, *, config: MotionVLAConfig | None = None, **kwargs):
+        """Load ``config.json`` + ``model.safetensors`` strictly: any missing, extra, mis-shaped or unreadable
+        tensor raises :class:`CheckpointError` before a single weight is copied. Hub ids go through lerobot."""
+        path = Path(pretrained_name_or_path)
+        if path.is_dir():
+            need = [WEIGHTS_FILE] + ([] if config is not None else [CONFIG_FILE])
+            absent = [f for f in need if not (path / f).is_file()]
+            if absent:
+                raise CheckpointError(f"{path}: checkpoint lacks {absent}; expected {CONFIG_FILE} + {WEIGHTS_FILE}")
+            if config is None:
+                try:
+                    config = MotionVLAConfig.from_pretrained(path)
+                except Exception as e:  # json / draccus errors: say which file
+                    raise CheckpointError(f"{path / CONFIG_FILE}: unreadable policy config ({e})") from e
+        kwargs.pop("strict", None)
+        return super().from_pretrained(pretrained_name_or_path, config=config, strict=True, **kwargs)
+
+    @classmethod
+    def _load_as_safetensor(cls, model: MotionVLAPolicy, model_file: str, map_location: str, strict: bool) -> MotionVLAPolicy:
+        try:
+            state = load_file(model_file, device="cpu")
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{model_file}: not a readable safetensors file ({e})") from e
+        expected = model.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        mismatched = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+        if missing or unexpected or mismatched:
+            raise CheckpointError(
+                f"{model_file} does not match the config: {len(missing)} missing (e.g. {missing[:3]}), "
+                f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(mismatched)} mis-shaped (e.g. {mismatched[:3]})"
+            )
+        model.load_state_dict(state, strict=True)
+        return model

@@ -1,0 +1,127 @@
+"""Forward/backward, inference API, motion-head isolation, MoE, and learning on a fixed batch."""
+
+import math
+
+import pytest
+import torch
+
+from motionvla.policy import MoEConfig, MotionVLAConfig, MotionVLAPolicy
+from motionvla.policy.motion_head import motion_targets
+
+
+def test_forward_backward_shapes_and_finite_losses(make_config):
+    cfg = make_config()
+    policy = MotionVLAPolicy(cfg)
+    batch = cfg.fake_batch(2)
+    loss, info = policy(batch)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    assert math.isfinite(info["action_loss"]) and info["motion_loss"] > 0
+    loss.backward()
+    grads = [p.grad for p in policy.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # The motion head's gradient reaches the backbone.
+    assert policy.backbone.vision.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_inference_shapes_and_action_queue(make_config):
+    cfg = make_config(n_action_steps=4)
+    policy = MotionVLAPolicy(cfg).eval()
+    obs = cfg.fake_batch(2, with_targets=False)
+    assert policy.predict_action_chunk(obs).shape == (2, cfg.chunk_size, cfg.action_dim)
+    calls = []
+    policy.action_head.register_forward_hook(lambda *a: calls.append(1))
+    for _ in range(4):
+        assert policy.select_action(obs).shape == (2, cfg.action_dim)
+    assert len(calls) == cfg.num_inference_steps  # one chunk for 4 steps
+    policy.select_action(obs)
+    assert len(calls) == 2 * cfg.num_inference_steps
+    policy.reset()
+    assert len(policy._action_queue) == 0
+
+
+def test_motion_head_never_runs_when_acting(make_config):
+    cfg = make_config()
+    policy = MotionVLAPolicy(cfg).eval()
+    fired = []
+    policy.motion_head.register_forward_hook(lambda *a: fired.append(1))
+    batch = cfg.fake_batch(2)  # even with targets present
+    policy.predict_action_chunk(batch)
+    for _ in range(cfg.n_action_steps + 1):
+        policy.select_action(batch)
+    assert not fired
+    policy(batch)  # sanity: the hook works in training
+    assert fired
+
+
+def test_motion_weight_zero_is_action_only(make_config):
+    cfg = make_config(motion_weight=0.0)
+    policy = MotionVLAPolicy(cfg)
+    assert policy.motion_head is None
+    loss, info = policy(cfg.fake_batch(2))
+    assert info["motion_loss"] == 0.0 and loss.item() == pytest.approx(info["action_loss"])
+    # A model built with a motion head but run with weight 0 never calls it either.
+    policy = MotionVLAPolicy(make_config())
+    fired = []
+    policy.motion_head.register_forward_hook(lambda *a: fired.append(1))
+    policy.config.motion_weight = 0.0
+    _, info = policy(policy.config.fake_batch(2))
+    assert not fired and info["motion_loss"] == 0.0
+    # No "motion" key: skipped too.
+    policy.config.motion_weight = 1.0
+    batch = policy.config.fake_batch(2)
+    del batch["motion"]
+    _, info = policy(batch)
+    assert not fired and info["motion_loss"] == 0.0
+
+
+def test_moe_backbone_trains_a_step(make_config):
+    cfg = make_config(moe=MoEConfig(num_experts=4, top_k=2))
+    policy = MotionVLAPolicy(cfg)
+    assert len(policy.backbone.moe_layers) == cfg.num_layers
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-3)
+    before = {n: p.detach().clone() for n, p in policy.named_parameters() if "experts" in n}
+    loss, _ = policy(cfg.fake_batch(2))
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(before[n], p) for n, p in policy.named_parameters() if n in before)
+
+
+def test_a_few_steps_reduce_loss_on_fixed_batch(make_config):
+    cfg = make_config()
+    policy = MotionVLAPolicy(cfg)
+    batch = cfg.fake_batch(2)
+    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+
+    def eval_loss() -> float:
+        torch.manual_seed(123)  # same noise and times each evaluation
+        with torch.no_grad():
+            return policy(batch)[0].item()
+
+    start = eval_loss()
+    for _ in range(15):
+        loss, _ = policy(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert eval_loss() < 0.8 * start
+
+
+def test_motion_targets_resize_scales_vectors(make_config):
+    flow = torch.zeros(1, 2, 2, 32, 32)
+    flow[:, :, 0] = 4.0  # 4 px to the right at 32 px
+    img = motion_targets(flow, 16, max_magnitude=4.0)
+    assert img.shape == (1, 6, 16, 16)
+    from motionvla.flow import motion_image_float_to_flow
+
+    back = motion_image_float_to_flow(img.reshape(1, 2, 3, 16, 16), 4.0)
+    assert torch.allclose(back[:, :, 0], torch.full_like(back[:, :, 0], 2.0), atol=1e-3)  # halved with the image
+
+
+def test_config_rejects_bad_values(make_config):
+    with pytest.raises(ValueError, match="n_action_steps"):
+        MotionVLAConfig(chunk_size=4, n_action_steps=5, device="cpu")
+    with pytest.raises(ValueError, match="dispatcher"):
+        MotionVLAConfig(moe=MoEConfig(num_experts=4, dispatcher="nope"), device="cpu")
+    with pytest.raises(ValueError, match="observation.images"):
+        MotionVLAConfig(image_keys=["front"], device="cpu")
