@@ -1,0 +1,81 @@
+"""Optimizer, learning-rate schedule and EMA weights for the training loop."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from motionvla.train.config import TrainConfig
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters (weight decay on all of them, as lerobot does)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Multiplier of ``cfg.lr`` for optimizer step ``step`` (0-based): linear warmup, then cosine/constant."""
+    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    span = max(1, cfg.steps - cfg.warmup_steps - 1)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR stepping :func:`lr_factor`; its state_dict holds only numbers (weights_only-loadable)."""
+
+    def factor(step: int) -> float:
+        return lr_factor(step, cfg)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (buffers are copied as they are).
+
+    ``ema = decay * ema + (1 - decay) * live`` after each optimizer step, kept in float32.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.params = {n: p.detach().float().clone() for n, p in model.named_parameters() if p.requires_grad}
+        self.buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        names = [n for n, p in model.named_parameters() if n in self.params]
+        live = dict(model.named_parameters())
+        ema = [self.params[n] for n in names]
+        torch._foreach_lerp_(ema, [live[n].detach().float() for n in names], 1.0 - self.decay)
+        for n, b in model.named_buffers():
+            if n in self.buffers:
+                self.buffers[n].copy_(b)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors by the model's own names (a safetensors file of it loads into the model)."""
+        return {**self.buffers, **self.params}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        missing = (set(self.params) | set(self.buffers)) - set(state)
+        if missing:
+            raise KeyError(f"EMA state lacks {sorted(missing)[:5]}")
+        for n in self.params:
+            self.params[n].copy_(state[n])
+        for n in self.buffers:
+            self.buffers[n].copy_(state[n])
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        """Overwrite ``model``'s weights by the EMA weights (e.g. for evaluation)."""
+        for n, p in model.named_parameters():
+            if n in self.params:
+                p.copy_(self.params[n])
+        for n, b in model.named_buffers():
+            if n in self.buffers:
+                b.copy_(self.buffers[n])
