@@ -1,14 +1,14 @@
 """Dual-head motion-aware VLA policy: VLM backbone + flow-matching action expert + training-only motion DiT.
 
-- :mod:`~motionvla.policy.configuration`: ``MotionVLAConfig`` (lerobot type ``motionvla``), ``fake_batch``.
+- :mod:`~motionvla.policy.configuration_motionvla`: ``MotionVLAConfig`` (lerobot type ``motionvla``), ``fake_batch``.
 - :mod:`~motionvla.policy.backbone`: tiny in-process VLM, real-size builders (meta / from_pretrained).
 - :mod:`~motionvla.policy.action_head`: π0-style action expert.
 - :mod:`~motionvla.policy.motion_head`: diffusers DiT over stacked motion images (reusable by the forecaster).
 - :mod:`~motionvla.policy.flow_matching`: the shared flow-matching schedule.
-- :mod:`~motionvla.policy.modeling`: ``MotionVLAPolicy``.
+- :mod:`~motionvla.policy.modeling_motionvla`: ``MotionVLAPolicy``.
 """
 
-from motionvla.policy.configuration import MoEConfig, MotionVLAConfig
-from motionvla.policy.modeling import CheckpointError, MotionVLAPolicy
+from motionvla.policy.configuration_motionvla import MoEConfig, MotionVLAConfig
+from motionvla.policy.modeling_motionvla import CheckpointError, MotionVLAPolicy
 
 __all__ = ["CheckpointError", "MoEConfig", "MotionVLAConfig", "MotionVLAPolicy"]

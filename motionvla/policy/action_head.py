@@ -48,9 +48,13 @@ class ActionExpert(nn.Module):
         h = self.decoder(h, mem, memory_key_padding_mask=~feature_mask.bool())
         return self.action_out(h)
 
-    def loss(self, actions: Tensor, features: Tensor, feature_mask: Tensor) -> Tensor:
-        """Flow-matching MSE on target chunk ``actions (B, chunk, A)``; a scalar."""
-        return flow_matching_loss(lambda x, t: self(x, t, features, feature_mask), actions)
+    def loss(self, actions: Tensor, features: Tensor, feature_mask: Tensor, is_pad: Tensor | None = None) -> Tensor:
+        """Flow-matching MSE on target chunk ``actions (B, chunk, A)``; a scalar.
+
+        ``is_pad``: optional ``(B, chunk)`` bool, True for steps past the episode's end (left out of the loss).
+        """
+        valid = None if is_pad is None else (~is_pad.bool()).unsqueeze(-1)
+        return flow_matching_loss(lambda x, t: self(x, t, features, feature_mask), actions, valid)
 
     @torch.no_grad()
     def sample(self, features: Tensor, feature_mask: Tensor, noise: Tensor, num_steps: int) -> Tensor:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast, Qwen2Config, Qwen2Model
 
 from motionvla.moe import upcycle_to_moe
-from motionvla.policy.configuration import TINY_BACKBONE, MotionVLAConfig
+from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
 
 PAD, UNK = "[PAD]", "[UNK]"
 

@@ -30,12 +30,20 @@ def noisy_sample(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return tt * noise + (1 - tt) * x0, noise - x0
 
 
-def flow_matching_loss(velocity_fn: Callable[[Tensor, Tensor], Tensor], x0: Tensor) -> Tensor:
-    """MSE between ``velocity_fn(x_t, t)`` and ``noise − x0`` at random ``t``; a scalar tensor."""
+def flow_matching_loss(velocity_fn: Callable[[Tensor, Tensor], Tensor], x0: Tensor, valid: Tensor | None = None) -> Tensor:
+    """MSE between ``velocity_fn(x_t, t)`` and ``noise − x0`` at random ``t``; a scalar tensor.
+
+    ``valid``: optional bool/0-1 mask broadcastable to ``x0`` (e.g. ``(B, chunk, 1)`` for padded action
+    steps); the loss is the mean over valid elements only (0 if none is valid).
+    """
     noise = torch.randn_like(x0)
     t = sample_time(x0.shape[0], x0.device)
     x_t, target = noisy_sample(x0, noise, t)
-    return F.mse_loss(velocity_fn(x_t, t), target)
+    if valid is None:
+        return F.mse_loss(velocity_fn(x_t, t), target)
+    weight = valid.to(x0.dtype).expand_as(x0)
+    squared = (velocity_fn(x_t, t) - target).pow(2) * weight
+    return squared.sum() / weight.sum().clamp_min(1.0)
 
 
 @torch.no_grad()

@@ -82,10 +82,16 @@ class MotionHead(nn.Module):
         )[0]
         return out
 
-    def loss(self, target_images: Tensor, context: Tensor, context_mask: Tensor) -> Tensor:
-        """Flow-matching MSE on ``target_images (B, 3K, r, r)`` in [0, 1] (modelled in [-1, 1]); a scalar."""
+    def loss(self, target_images: Tensor, context: Tensor, context_mask: Tensor, frame_valid: Tensor | None = None) -> Tensor:
+        """Flow-matching MSE on ``target_images (B, 3K, r, r)`` in [0, 1] (modelled in [-1, 1]); a scalar.
+
+        ``frame_valid``: optional ``(B, K)`` bool; invalid frames (past an episode's end) are left out.
+        """
         x0 = target_images * 2 - 1
-        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask), x0)
+        valid = None
+        if frame_valid is not None:
+            valid = frame_valid.bool().repeat_interleave(3, dim=1)[:, :, None, None]  # (B, 3K, 1, 1)
+        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask), x0, valid)
 
     @torch.no_grad()
     def sample(self, context: Tensor, context_mask: Tensor, num_steps: int = 10, generator: torch.Generator | None = None) -> Tensor:

@@ -1,4 +1,10 @@
-"""Shared training loop pieces (config, pure train step, resumable data order, atomic checkpoints).
+"""Shared training loop: config, pure train step, resumable data order, atomic checkpoints, metrics logs.
 
-The Trainer/``train()`` wiring, metrics logging and tests are not written yet.
+``train(model, dataset, TrainConfig(...))`` is the entry point (see :mod:`motionvla.train.loop`).
 """
+
+from motionvla.train.config import TrainConfig
+from motionvla.train.loop import PRETRAINED_DIR, make_accelerator, train
+from motionvla.train.metrics import read_metrics
+
+__all__ = ["PRETRAINED_DIR", "TrainConfig", "make_accelerator", "read_metrics", "train"]

@@ -7,6 +7,7 @@ Layout under ``output_dir/checkpoints/``::
         ema.safetensors      EMA weights (when EMA is on)
         training_state.pt    optimizer, scheduler, step, data order (epoch, position)
         rng_state_<rank>.pt  python / numpy / torch RNG states of each process
+        optimizer_<rank>.pt  each process's optimizer state, only when ranks hold different (expert) slices
         meta.json            step, world size, the files above; written last
         (whatever save_fn(model, dir) writes: config.json, normalization stats...)
     last                     pointer file holding the newest complete checkpoint's name
@@ -88,9 +89,16 @@ def begin_checkpoint(output_dir: str | Path, step: int) -> Path:
     return tmp
 
 
-def write_rng_state(tmp: Path, rank: int) -> None:
-    """Every process writes its own RNG states into the temporary checkpoint folder."""
+def optimizer_file(rank: int) -> str:
+    return f"optimizer_{rank}.pt"
+
+
+def write_rank_state(tmp: Path, rank: int, optimizer_state: dict[str, Any] | None = None) -> None:
+    """Every process writes its own RNG states into the temporary checkpoint folder, and its own
+    optimizer state when it differs between ranks (expert-parallel slices)."""
     torch.save(get_rng_state(), tmp / rng_file(rank))
+    if optimizer_state is not None:
+        torch.save(optimizer_state, tmp / optimizer_file(rank))
 
 
 def write_main_state(tmp: Path, *, step: int, model_state: dict[str, torch.Tensor],
@@ -175,6 +183,9 @@ def load_checkpoint(path: str | Path, rank: int = 0) -> dict[str, Any]:
         state = torch.load(path / STATE_FILE, weights_only=True, map_location="cpu")
         own = path / rng_file(rank)
         rng = torch.load(own if own.is_file() else path / rng_file(0), weights_only=True)
+        own_optimizer = path / optimizer_file(rank)
+        if own_optimizer.is_file():
+            state["optimizer"] = torch.load(own_optimizer, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any decoding failure means a corrupt file
         raise refuse(f"a file does not load ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     if state.get("step") != meta.get("step"):

@@ -43,7 +43,8 @@ class TrainConfig:
     wandb: bool = False  # log to Weights & Biases too (never required)
     wandb_project: str = "motionvla"
     wandb_mode: str = "auto"  # "auto": $WANDB_MODE, else online if logged in, else offline
-    fsdp: bool = False  # shard with accelerate's FullyShardedDataParallelPlugin (untested on CPU)
+    fsdp: bool = False  # shard with accelerate's FullyShardedDataParallelPlugin (GPU only; untested here)
+    find_unused_parameters: bool = False  # DDP option, for models with branches some steps skip
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]

@@ -3,7 +3,8 @@
 LeRobot policy API: ``forward(batch) -> (loss, info)``, ``predict_action_chunk(obs) -> (B, chunk, A)``,
 ``select_action(obs) -> (B, A)`` with an action queue, ``reset()``. The motion head shapes the backbone
 during training and is never called when acting, so acting costs what an action-only policy costs.
-Normalization is left to lerobot's processor pipeline (not part of this module yet).
+Inputs arrive normalized: lerobot's processor pipeline (``processor_motionvla``) normalizes state and
+actions with the dataset's statistics and unnormalizes predicted actions; its files live in the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor
 from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone, build_char_tokenizer
-from motionvla.policy.configuration import MotionVLAConfig
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head import MotionHead, motion_targets
 
 CONFIG_FILE = "config.json"
@@ -87,17 +88,23 @@ class MotionVLAPolicy(PreTrainedPolicy):
         """Training loss ``action_loss + motion_weight · motion_loss`` (scalar) and logged values.
 
         The motion head runs only when ``config.motion_weight > 0``, it exists, and ``"motion"`` is in the batch.
+        Optional masks (LeRobot / flow-cache conventions): ``action_is_pad (B, chunk)`` drops padded chunk
+        steps, ``motion_mask (B, K)`` drops future flows past an episode's end.
         """
         features, mask = self.encode(batch)
         actions = batch["action"].to(features.device, torch.float32)
-        action_loss = self.action_head.loss(actions, features, mask)
+        is_pad = batch.get("action_is_pad")
+        action_loss = self.action_head.loss(actions, features, mask, None if is_pad is None else is_pad.to(features.device))
         loss = action_loss
         motion_loss = torch.zeros((), device=features.device)
         if self.config.motion_weight > 0 and self.motion_head is not None and "motion" in batch:
             targets = motion_targets(
                 batch["motion"].to(features.device), self.config.motion_resolution, self.config.flow_max_magnitude
             )
-            motion_loss = self.motion_head.loss(targets, features, mask)
+            frame_valid = batch.get("motion_mask")
+            if frame_valid is not None:
+                frame_valid = frame_valid.to(features.device)
+            motion_loss = self.motion_head.loss(targets, features, mask, frame_valid)
             loss = loss + self.config.motion_weight * motion_loss
         info = {"action_loss": action_loss.item(), "motion_loss": motion_loss.item(), "loss": loss.item()}
         return loss, info

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from lerobot.configs import PreTrainedConfig
+from lerobot.configs import FeatureType, NormalizationMode, PreTrainedConfig
 from lerobot.optim import AdamWConfig
 
 from motionvla.moe import DISPATCHERS
@@ -34,14 +34,14 @@ class MoEConfig:
 @PreTrainedConfig.register_subclass("motionvla")
 @dataclass
 class MotionVLAConfig(PreTrainedConfig):
-    """Configuration of :class:`~motionvla.policy.modeling.MotionVLAPolicy`.
+    """Configuration of :class:`~motionvla.policy.modeling_motionvla.MotionVLAPolicy`.
 
     Shapes: images ``(B, 3, image_size, image_size)`` per key in ``image_keys``; state ``(B, state_dim)``;
     action chunk ``(B, chunk_size, action_dim)``; motion flow ``(B, motion_frames, 2, H, W)`` in pixels,
     turned into motion images ``(B, 3 * motion_frames, motion_resolution, motion_resolution)``.
     """
 
-    # Inputs / outputs.
+    # Inputs / outputs. ``motionvla train`` fills these (and input/output_features) from the dataset.
     image_keys: list[str] = field(default_factory=lambda: ["observation.images.front"])
     image_size: int = 224
     state_dim: int = 8
@@ -76,6 +76,15 @@ class MotionVLAConfig(PreTrainedConfig):
     action_hidden_size: int = 64
     action_layers: int = 2
     action_heads: int = 4
+
+    # lerobot's processor normalizes state/action with the dataset's mean/std; images stay in [0, 1].
+    normalization_mapping: dict[str, NormalizationMode] = field(
+        default_factory=lambda: {
+            FeatureType.VISUAL.value: NormalizationMode.IDENTITY,
+            FeatureType.STATE.value: NormalizationMode.MEAN_STD,
+            FeatureType.ACTION.value: NormalizationMode.MEAN_STD,
+        }
+    )
 
     # Training presets.
     optimizer_lr: float = 1e-4
