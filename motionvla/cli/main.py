@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record-demos": ("motionvla.cli.record_demos", "Record scripted-expert episodes into a LeRobotDataset v3."),
     "quickstart": ("motionvla.cli.quickstart", "The end-to-end demo behind `make demo`: record, report."),
     "moe-bench": ("motionvla.cli.moe_bench", "Measure EP vs LLEP MoE dispatch on N gloo processes (load, time, memory, exactness)."),
+    "train": ("motionvla.cli.train", "Train the dual-head policy on a LeRobotDataset (accelerate; 1..N processes; exact resume)."),
     "eval": ("motionvla.cli.eval", "Roll a policy (expert, random or a checkpoint) out in sim tasks; success rates, videos."),
     "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
 }

@@ -205,6 +205,19 @@ def load_policy(path: str | Path) -> Any:
         raise UserError(f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}") from exc
 
 
+def load_checkpoint_processors(path: str | Path, device: str) -> tuple[Any, Any] | None:
+    """The pre/post-processors saved in a checkpoint folder (via ``motionvla.policy.load_processors``),
+    or None when the folder has none or the policy package provides no loader."""
+    module = importlib.import_module("motionvla.policy")
+    loader = getattr(module, "load_processors", None)
+    if loader is None:
+        return None
+    try:
+        return loader(path, device)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"cannot load the processors saved in {path}: {type(exc).__name__}: {exc}") from exc
+
+
 class CheckpointPolicy:
     """A trained policy (LeRobot API: ``reset()``, ``select_action(batch) -> (B, A)``) driven from env obs."""
 
@@ -217,6 +230,8 @@ class CheckpointPolicy:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.policy = policy if policy is not None else load_policy(path)
+        # lerobot processors saved with the checkpoint (normalization statistics), when it has them.
+        self.processors = load_checkpoint_processors(path, str(self.device)) if policy is None else None
         if hasattr(self.policy, "to"):
             self.policy.to(self.device)
         if hasattr(self.policy, "eval"):
@@ -239,7 +254,11 @@ class CheckpointPolicy:
         batch = obs_to_batch(obs, instruction_of(env))
         batch = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         with torch.inference_mode():
-            action = self.policy.select_action(batch)
+            if self.processors is not None:
+                preprocess, postprocess = self.processors
+                action = postprocess(self.policy.select_action(preprocess(batch)))
+            else:
+                action = self.policy.select_action(batch)
         action = np.asarray(action.detach().float().cpu().numpy() if isinstance(action, torch.Tensor) else action)
         return action.reshape(-1).astype(np.float32) if action.ndim <= 1 else action[0].astype(np.float32)
 

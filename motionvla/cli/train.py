@@ -1,0 +1,90 @@
+"""`motionvla train`: train the dual-head policy on a LeRobotDataset v3 (tabletop demos or any dataset
+with camera images, state, action and a task per frame).
+
+Single process: ``motionvla train --dataset_root=...``. Many: ``accelerate launch --multi_gpu
+--num_processes N -m motionvla.cli.train --dataset_root=...`` or ``torchrun --nproc_per_node N -m
+motionvla.cli.train ...`` (DDP; gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from motionvla.configs import format_config, save_config
+from motionvla.datasets.flow_targets import FlowTargetConfig
+from motionvla.errors import UserError
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
+from motionvla.train.config import TrainConfig
+
+
+def _tiny_policy() -> MotionVLAConfig:
+    return MotionVLAConfig(device="cpu")
+
+
+@dataclass
+class Config:
+    """Train the motionvla policy on a local LeRobotDataset. Options of the policy: --policy.*; of the loop: --train.*."""
+
+    # The LeRobotDataset v3 folder (with meta/info.json).
+    dataset_root: str = "outputs/quickstart/demos"
+    # Its repo id (a name; nothing is downloaded).
+    repo_id: str = "local/quickstart"
+    policy: MotionVLAConfig = field(default_factory=_tiny_policy)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    # Future-flow targets (camera "": the policy's first camera; K and size follow --policy.motion_*).
+    flow: FlowTargetConfig = field(default_factory=lambda: FlowTargetConfig(camera="", stride=2))
+    # Start from a trained checkpoint folder (fine-tuning) instead of fresh weights.
+    init_from: str = ""
+    # Read the whole dataset into memory first (much faster for small datasets on CPU).
+    preload: bool = True
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    from motionvla.policy.training import (
+        build_policy_for_training,
+        configure_from_dataset,
+        make_preprocess,
+        make_save_extra,
+        make_training_dataset,
+        open_dataset,
+        setup_processors,
+    )
+    from motionvla.train import make_accelerator, train
+
+    accelerator = make_accelerator(cfg.train)
+    meta = open_dataset(cfg.dataset_root, cfg.repo_id).meta
+    policy_cfg = configure_from_dataset(cfg.policy, meta, cfg.dataset_root)
+    cfg = dataclasses.replace(cfg, policy=policy_cfg)
+    main = accelerator.is_main_process
+    if main:
+        print(format_config(cfg))
+    # Flow targets are computed once, by the main process; the others wait and read the cache.
+    if main:
+        dataset, meta = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow, preload=cfg.preload,
+                                              progress=cfg.train.progress)
+    accelerator.wait_for_everyone()
+    if not main:
+        dataset, meta = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow, preload=cfg.preload,
+                                              progress=False)
+    policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
+    preprocessor, postprocessor = setup_processors(policy.config, meta)
+    if main:
+        Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
+        save_config(cfg, cfg.train.output_dir)
+    summary = train(policy, dataset, cfg.train, preprocess=make_preprocess(preprocessor),
+                    save_extra=make_save_extra(policy.config, preprocessor, postprocessor), accelerator=accelerator,
+                    run_config={"policy": dataclasses.asdict(policy.config)})
+    if main:
+        print(f"trained {summary['step']} steps in {summary['seconds']:.0f} s, final loss {summary['final_loss']:.4f}")
+        print(f"policy: {summary['pretrained_dir']}  (evaluate: motionvla eval --policy={summary['pretrained_dir']})")
+    return summary
+
+
+if __name__ == "__main__":  # torchrun / accelerate launch -m motionvla.cli.train
+    from motionvla.cli.main import main as cli_main
+
+    sys.exit(cli_main(["train", *sys.argv[1:]]))

@@ -1,0 +1,174 @@
+"""Train a :class:`MotionVLAPolicy` on a LeRobotDataset v3: dataset checks, flow targets, processors, loop.
+
+The dataset needs ``observation.images.<cam>`` (one or more), ``observation.state``, ``action`` and a task
+string per frame. Action chunks come from lerobot's ``delta_timestamps`` (``action_is_pad`` marks steps
+past an episode's end); future-flow targets from :mod:`motionvla.datasets.flow_targets` (computed once,
+cached next to the dataset). State/action statistics go into lerobot's processors, saved in every
+checkpoint with ``config.json``, so a checkpoint folder is a complete, loadable policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
+from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, FlowTargetConfig, WithFlowTargets, build_flow_cache
+from motionvla.errors import UserError
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
+from motionvla.policy.modeling_motionvla import MotionVLAPolicy
+from motionvla.policy.processor_motionvla import make_motionvla_pre_post_processors, preprocess_training_batch
+
+ITEM_KEYS = ("action", "action_is_pad", STATE_KEY, "task", MOTION_KEY, MOTION_MASK_KEY)
+
+
+def open_dataset(root: str | Path, repo_id: str, delta_timestamps: dict[str, list[float]] | None = None) -> Any:
+    """A local LeRobotDataset (pyav decoding: no system FFmpeg libraries needed), or a clear error."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    root = Path(root)
+    if not (root / "meta" / "info.json").is_file():
+        raise UserError(f"{root} is not a LeRobotDataset v3 folder (no meta/info.json)")
+    return LeRobotDataset(repo_id, root=root, delta_timestamps=delta_timestamps, video_backend="pyav")
+
+
+def configure_from_dataset(config: MotionVLAConfig, meta: Any, source: str) -> MotionVLAConfig:
+    """Fill the policy config's inputs/outputs from a dataset's features, or name what is missing.
+
+    ``config.image_keys`` is kept if the dataset has those cameras; the default (``front``) falls back
+    to all of the dataset's cameras when it has no ``front``.
+    """
+    from lerobot.utils.feature_utils import dataset_to_policy_features
+
+    features = meta.features
+    cameras = [k for k in features if k.startswith(IMAGE_KEY_PREFIX)]
+    missing = [k for k in (STATE_KEY, ACTION_KEY) if k not in features]
+    if not cameras:
+        missing.append(f"{IMAGE_KEY_PREFIX}<camera>")
+    if missing:
+        raise UserError(
+            f"dataset {source} lacks feature(s) {', '.join(missing)}; the motionvla policy needs "
+            f"{IMAGE_KEY_PREFIX}<camera>, {STATE_KEY} and {ACTION_KEY} (it has: {', '.join(features)})"
+        )
+    image_keys = [k for k in config.image_keys if k in features]
+    absent = [k for k in config.image_keys if k not in features]
+    if absent:
+        if config.image_keys != [f"{IMAGE_KEY_PREFIX}front"]:
+            raise UserError(f"dataset {source} has no camera(s) {', '.join(absent)}; it has: {', '.join(cameras)}")
+        image_keys = cameras
+    policy_features = dataset_to_policy_features(features)
+    state_dim, action_dim = int(features[STATE_KEY]["shape"][-1]), int(features[ACTION_KEY]["shape"][-1])
+    shape = features[image_keys[0]]["shape"]  # (H, W, C) as recorded
+    config = dataclasses.replace(config, image_keys=image_keys, state_dim=state_dim, action_dim=action_dim,
+                                 image_size=int(shape[0]))
+    config.input_features = {k: policy_features[k] for k in [*image_keys, STATE_KEY]}
+    config.output_features = {ACTION_KEY: policy_features[ACTION_KEY]}
+    return config
+
+
+def check_checkpoint_fits(config: MotionVLAConfig, dataset_config: MotionVLAConfig, source: str) -> None:
+    """Refuse a checkpoint (for fine-tuning) whose state/action sizes differ from the dataset's: names both."""
+    for name in ("state_dim", "action_dim"):
+        have, want = getattr(config, name), getattr(dataset_config, name)
+        if have != want:
+            raise UserError(f"checkpoint {source} has {name}={have} but the dataset has {name}={want}")
+
+
+class InMemoryDataset(Dataset):
+    """The items of a dataset read once (with a progress bar) and kept in memory, images as uint8.
+
+    Decoding PNG frames and querying action chunks costs more than a tiny policy's training step on
+    CPU; small datasets (the tabletop demos) fit in memory many times over.
+    """
+
+    def __init__(self, dataset: Any, image_keys: list[str], desc: str = "loading dataset") -> None:
+        self.image_keys = list(image_keys)
+        self.items: list[dict[str, Any]] = []
+        for i in tqdm(range(len(dataset)), desc=desc, unit="frame", mininterval=1.0):
+            item = dataset[i]
+            kept = {k: item[k] for k in ITEM_KEYS if k in item}
+            for k in self.image_keys:
+                kept[k] = (item[k].clamp(0, 1) * 255).round().to(torch.uint8)
+            self.items.append(kept)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        item = dict(self.items[idx])
+        for k in self.image_keys:
+            item[k] = item[k].float().div_(255.0)
+        return item
+
+
+def flow_target_config(config: MotionVLAConfig, flow: FlowTargetConfig) -> FlowTargetConfig:
+    """The flow targets the policy's motion head learns: K and resolution follow the policy config."""
+    camera = config.image_keys[0].removeprefix(IMAGE_KEY_PREFIX)
+    return dataclasses.replace(flow, camera=flow.camera or camera, num_flows=config.motion_frames,
+                               height=config.motion_resolution, width=config.motion_resolution)
+
+
+def make_training_dataset(root: str | Path, repo_id: str, config: MotionVLAConfig, flow: FlowTargetConfig,
+                          preload: bool = True, progress: bool = True) -> tuple[Dataset, Any]:
+    """The policy's training items: images, state, action chunk (+ ``action_is_pad``), task, and (when
+    ``motion_weight > 0``) ``motion``/``motion_mask`` from the flow cache. Returns ``(dataset, meta)``."""
+    probe = open_dataset(root, repo_id)
+    fps = float(probe.meta.fps)
+    delta = {ACTION_KEY: [i / fps for i in range(config.chunk_size)]}
+    dataset: Any = open_dataset(root, repo_id, delta_timestamps=delta)
+    if config.motion_weight > 0:
+        cache = build_flow_cache(probe, flow_target_config(config, flow), progress=progress)
+        dataset = WithFlowTargets(dataset, cache)
+    if preload:
+        dataset = InMemoryDataset(dataset, config.image_keys)
+    return dataset, probe.meta
+
+
+def dataset_stats(meta: Any, keys: tuple[str, ...] = (STATE_KEY, ACTION_KEY)) -> dict[str, dict[str, torch.Tensor]]:
+    """The dataset's mean/std (and min/max) of ``keys`` as float32 tensors, for the processors."""
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for key in keys:
+        stats = meta.stats.get(key) if meta.stats else None
+        if not stats:
+            raise UserError(f"dataset {meta.root} has no statistics for {key} (meta/stats.json)")
+        out[key] = {k: torch.as_tensor(np.asarray(v), dtype=torch.float32) for k, v in stats.items()
+                    if k in ("mean", "std", "min", "max")}
+    return out
+
+
+def build_policy_for_training(config: MotionVLAConfig, init_from: str | None, seed: int) -> MotionVLAPolicy:
+    """A fresh policy (seeded, so every process builds the same one) or one loaded from a checkpoint."""
+    if init_from:
+        policy = MotionVLAPolicy.from_pretrained(init_from)
+        check_checkpoint_fits(policy.config, config, init_from)
+        return policy
+    torch.manual_seed(seed)
+    return MotionVLAPolicy(config)
+
+
+def make_save_extra(config: MotionVLAConfig, preprocessor: Any, postprocessor: Any):
+    """What a checkpoint folder needs besides the weights to load as a policy: config + processors."""
+
+    def save_extra(folder: Path) -> None:
+        config._save_pretrained(folder)
+        preprocessor.save_pretrained(folder)
+        postprocessor.save_pretrained(folder)
+
+    return save_extra
+
+
+def make_preprocess(preprocessor: Any):
+    def preprocess(batch: dict[str, Any]) -> dict[str, Any]:
+        return preprocess_training_batch(preprocessor, batch)
+
+    return preprocess
+
+
+def setup_processors(config: MotionVLAConfig, meta: Any) -> tuple[Any, Any]:
+    return make_motionvla_pre_post_processors(config, dataset_stats(meta))
