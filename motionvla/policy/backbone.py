@@ -86,8 +86,12 @@ class TinyVLMBackbone(nn.Module):
         self.lm = Qwen2Model(tiny_lm_config(config, vocab_size))
         self.moe_layers: list[str] = []
         if config.moe.num_experts > 0:
+            planner = (
+                dict(min_tokens=config.moe.min_tokens, imbalance_threshold=config.moe.imbalance_threshold, alpha=config.moe.alpha)
+                if config.moe.dispatcher == "llep" else {}
+            )
             self.moe_layers = upcycle_to_moe(
-                self.lm, config.moe.num_experts, config.moe.top_k, dispatcher=config.moe.dispatcher
+                self.lm, config.moe.num_experts, config.moe.top_k, dispatcher=config.moe.dispatcher, **planner
             )
 
     @property

@@ -29,6 +29,11 @@ class MoEConfig:
     num_experts: int = 0
     top_k: int = 2
     dispatcher: str = "local"
+    # LLEP planner (REFERENCE §3): spill only above this max/mean load ratio, and only for experts with
+    # at least min_tokens rows; alpha is the per-device capacity factor.
+    imbalance_threshold: float = 1.3
+    min_tokens: int = 1024
+    alpha: float = 1.0
 
 
 @PreTrainedConfig.register_subclass("motionvla")

@@ -45,7 +45,8 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
         self.params = {n: p.detach().float().clone() for n, p in model.named_parameters() if p.requires_grad}
-        self.buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+        persistent = set(model.state_dict())  # non-persistent buffers (e.g. rotary tables) are not saved
+        self.buffers = {n: b.detach().clone() for n, b in model.named_buffers() if n in persistent}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:

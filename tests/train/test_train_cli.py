@@ -1,0 +1,117 @@
+"""`motionvla train` on a LeRobotDataset the test records: trains, checkpoints load and evaluate, bad input fails clearly."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from motionvla.cli.main import main
+from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
+from motionvla.policy import MotionVLAConfig, MotionVLAPolicy, load_processors
+from motionvla.train import read_metrics
+
+TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
+        "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demos") / "ds"
+    cfg = RecordDemosConfig(tasks="push_red_left,lift_red", episodes_per_task=1, episodes_per_part=1, out=str(out),
+                            workers=1, image_size=32, repo_id="local/train_test")
+    record_demos(cfg)
+    return cfg
+
+
+def train_args(demos, out, *extra):
+    return ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", f"--train.output_dir={out}",
+            "--train.steps=3", "--train.batch_size=4", "--train.progress=false", *TINY, *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(demos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(train_args(demos, out, "--train.checkpoint_every=2")) == 0
+    return out
+
+
+def test_train_writes_metrics_checkpoints_and_a_loadable_policy(trained, demos):
+    rows = read_metrics(trained)
+    assert [r["step"] for r in rows] == [3]  # log_every=10: the last step is always logged
+    assert all(r["action_loss"] > 0 and r["motion_loss"] > 0 for r in rows)
+    assert (trained / "metrics.csv").read_text().startswith("step,loss,action_loss,motion_loss")
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["000002", "000003", "last"]
+    # Flow targets were cached next to the dataset, once.
+    caches = list(Path(demos.out).glob("motionvla_flow_cache/*/manifest.json"))
+    assert len(caches) == 1
+    policy = MotionVLAPolicy.from_pretrained(trained / "pretrained_model")
+    # Dimensions and cameras came from the dataset, not the config defaults.
+    assert (policy.config.state_dim, policy.config.action_dim, policy.config.image_size) == (4, 4, 32)
+    pre, post = load_processors(trained / "pretrained_model")
+    stats = json.loads((trained / "pretrained_model" / "policy_preprocessor.json").read_text())
+    assert any("normalizer" in json.dumps(step) for step in stats["steps"])
+    obs = policy.config.fake_batch(1, with_targets=False)
+    policy.eval()
+    action = post(policy.select_action(pre(obs)))
+    assert action.shape == (1, 4) and torch.isfinite(action).all()
+
+
+def test_checkpoint_evaluates_in_the_tabletop(trained, tmp_path):
+    out = tmp_path / "eval"
+    status = main(["eval", f"--policy={trained / 'pretrained_model'}", "--tasks=push_red_left", "--episodes=1",
+                   "--workers=1", "--max_steps=8", f"--out={out}"])
+    assert status == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["overall"]["n_episodes"] == 1
+
+
+def test_action_only_baseline_needs_no_flow_targets(demos, tmp_path):
+    assert main(train_args(demos, tmp_path / "run", "--policy.motion_weight=0", "--train.steps=1")) == 0
+    rows = read_metrics(tmp_path / "run")
+    assert rows[-1]["motion_loss"] == 0.0
+    assert MotionVLAPolicy.from_pretrained(tmp_path / "run" / "pretrained_model").motion_head is None
+
+
+def test_dataset_without_state_names_what_is_missing(tmp_path, capsys):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    features = {"observation.images.front": {"dtype": "image", "shape": (16, 16, 3), "names": ["height", "width", "channels"]},
+                "action": {"dtype": "float32", "shape": (2,), "names": ["a0", "a1"]}}
+    ds = LeRobotDataset.create("local/nostate", fps=10, root=tmp_path / "ds", features=features, use_videos=False)
+    for _ in range(3):
+        ds.add_frame({"observation.images.front": torch.zeros(16, 16, 3, dtype=torch.uint8).numpy(),
+                      "action": torch.zeros(2).numpy(), "task": "t"})
+    ds.save_episode()
+    ds.finalize()
+    status = main(["train", f"--dataset_root={tmp_path / 'ds'}", "--repo_id=local/nostate",
+                   f"--train.output_dir={tmp_path / 'run'}"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "lacks feature(s) observation.state" in err and err.count("\n") == 1
+
+
+def test_checkpoint_with_other_dimensions_is_refused_naming_both(demos, tmp_path, capsys):
+    other = MotionVLAPolicy(MotionVLAConfig(image_size=32, state_dim=4, action_dim=7, device="cpu"))
+    other.save_pretrained(tmp_path / "ckpt")
+    status = main(train_args(demos, tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    assert status == 2
+    assert "has action_dim=7 but the dataset has action_dim=4" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_refused(demos, trained, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(trained / "pretrained_model", tmp_path / "ckpt")
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    status = main(train_args(demos, tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    assert status == 2
+    assert "not a readable safetensors file" in capsys.readouterr().err
+
+
+def test_unknown_option_and_existing_output(demos, trained, capsys):
+    assert main(train_args(demos, trained / "x", "--policy.chunksize=3")) == 2
+    assert "did you mean --policy.chunk_size" in capsys.readouterr().err
+    assert main(train_args(demos, trained)) == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
