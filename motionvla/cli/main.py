@@ -17,9 +17,10 @@ from motionvla.errors import UserError
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "record-demos": ("motionvla.cli.record_demos", "Record scripted-expert episodes into a LeRobotDataset v3."),
-    "quickstart": ("motionvla.cli.quickstart", "The end-to-end demo behind `make demo`: record, report."),
+    "quickstart": ("motionvla.cli.quickstart", "The end-to-end demo behind `make demo`: record, train, evaluate, report."),
     "moe-bench": ("motionvla.cli.moe_bench", "Measure EP vs LLEP MoE dispatch on N gloo processes (load, time, memory, exactness)."),
     "train": ("motionvla.cli.train", "Train the dual-head policy on a LeRobotDataset (accelerate; 1..N processes; exact resume)."),
+    "ablate": ("motionvla.cli.ablate", "Action-only vs dual-head with equal budgets over N seeds: mean ± std success per task."),
     "eval": ("motionvla.cli.eval", "Roll a policy (expert, random or a checkpoint) out in sim tasks; success rates, videos."),
     "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
 }

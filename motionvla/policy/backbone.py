@@ -37,14 +37,18 @@ class TinyVisionEncoder(nn.Module):
     """Conv stem → ``grid × grid`` image tokens. A few convs are the cheapest stand-in for a ViT on CPU.
 
     ``images (B, 3, H, W)`` in [0, 1] → ``tokens (B, grid², dim)``; any H, W (adaptive pooling).
+    Two coordinate channels (x, y in [-1, 1]) join the RGB input (CoordConv): pooled conv features
+    otherwise lose where in the image an object is, which is what a manipulation policy needs most.
     """
 
     def __init__(self, dim: int, grid: int) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, dim // 2, kernel_size=4, stride=4),
+            nn.Conv2d(5, dim // 2, kernel_size=4, stride=4),
             nn.GELU(),
-            nn.Conv2d(dim // 2, dim, kernel_size=3, stride=2, padding=1),
+            nn.Conv2d(dim // 2, dim, kernel_size=3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(dim, dim, kernel_size=3, stride=2, padding=1),
             nn.GELU(),
             nn.AdaptiveAvgPool2d(grid),
         )
@@ -52,7 +56,10 @@ class TinyVisionEncoder(nn.Module):
         nn.init.normal_(self.pos, std=0.02)
 
     def forward(self, images: Tensor) -> Tensor:
-        x = self.stem(images * 2 - 1)  # (B, dim, grid, grid)
+        b, _, h, w = images.shape
+        ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+        x = self.stem(torch.cat([images * 2 - 1, xs, ys], dim=1))  # (B, dim, grid, grid)
         return x.flatten(2).transpose(1, 2) + self.pos
 
 

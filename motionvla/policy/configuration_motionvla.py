@@ -110,6 +110,20 @@ class MotionVLAConfig(PreTrainedConfig):
             raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size")
         self.validate_features()
 
+    def sync_with_features(self) -> None:
+        """Take state/action sizes, cameras and image size from lerobot's ``input_features`` /
+        ``output_features`` when they are filled in (``lerobot-train`` fills them from the dataset after
+        the config is built, so the policy calls this when it is constructed)."""
+        inputs, outputs = self.input_features or {}, self.output_features or {}
+        if "observation.state" in inputs:
+            self.state_dim = int(inputs["observation.state"].shape[-1])
+        if "action" in outputs:
+            self.action_dim = int(outputs["action"].shape[-1])
+        cameras = [k for k, f in inputs.items() if f.type is FeatureType.VISUAL]
+        if cameras:
+            self.image_keys = [k for k in self.image_keys if k in cameras] or cameras
+            self.image_size = int(inputs[self.image_keys[0]].shape[-1])  # (C, H, W)
+
     # lerobot's abstract interface ---------------------------------------------------------------
     def validate_features(self) -> None:
         """Check the image keys follow LeRobot's ``observation.images.<cam>`` convention."""

@@ -40,6 +40,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
 
     def __init__(self, config: MotionVLAConfig, **kwargs) -> None:
         super().__init__(config)
+        config.sync_with_features()
         self.config: MotionVLAConfig = config
         self.tokenizer = build_char_tokenizer()
         self.backbone = build_backbone(config, vocab_size=len(self.tokenizer))
@@ -120,6 +121,17 @@ class MotionVLAPolicy(PreTrainedPolicy):
         if noise is None:
             noise = torch.randn(b, self.config.chunk_size, self.config.action_dim, device=features.device)
         return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps)
+
+    @torch.no_grad()
+    def predict_motion(self, batch: dict, num_steps: int = 10, generator: torch.Generator | None = None) -> Tensor:
+        """The motion head's forecast for inspection (reports, the forecaster): motion images
+        ``(B, K, 3, r, r)`` in [0, 1]. Acting never calls this. Raises if the policy has no motion head."""
+        if self.motion_head is None:
+            raise ValueError("this policy was trained action-only (motion_weight=0): it has no motion head")
+        features, mask = self.encode(batch)
+        images = self.motion_head.sample(features, mask, num_steps, generator=generator)
+        b, _, r, _ = images.shape
+        return images.reshape(b, self.config.motion_frames, 3, r, r)
 
     @torch.no_grad()
     def select_action(self, batch: dict, **kwargs) -> Tensor:

@@ -10,12 +10,13 @@ checkpoint with ``config.json``, so a checkpoint folder is a complete, loadable 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
@@ -87,15 +88,27 @@ class InMemoryDataset(Dataset):
     CPU; small datasets (the tabletop demos) fit in memory many times over.
     """
 
-    def __init__(self, dataset: Any, image_keys: list[str], desc: str = "loading dataset") -> None:
+    def __init__(self, dataset: Any, image_keys: list[str], desc: str = "loading dataset", workers: int | None = None,
+                 progress: bool = True) -> None:
         self.image_keys = list(image_keys)
         self.items: list[dict[str, Any]] = []
-        for i in tqdm(range(len(dataset)), desc=desc, unit="frame", mininterval=1.0):
-            item = dataset[i]
+        workers = min(4, os.cpu_count() or 1) if workers is None else workers
+        # Worker processes decode in parallel; items come back in order (the DataLoader keeps it).
+        loader = DataLoader(dataset, batch_size=32, num_workers=workers, collate_fn=self._compact,
+                            multiprocessing_context="fork" if workers else None)
+        with tqdm(total=len(dataset), desc=desc, unit="frame", mininterval=1.0, disable=not progress) as bar:
+            for chunk in loader:
+                self.items.extend(chunk)
+                bar.update(len(chunk))
+
+    def _compact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for item in items:
             kept = {k: item[k] for k in ITEM_KEYS if k in item}
             for k in self.image_keys:
                 kept[k] = (item[k].clamp(0, 1) * 255).round().to(torch.uint8)
-            self.items.append(kept)
+            out.append(kept)
+        return out
 
     def __len__(self) -> int:
         return len(self.items)
@@ -126,7 +139,7 @@ def make_training_dataset(root: str | Path, repo_id: str, config: MotionVLAConfi
         cache = build_flow_cache(probe, flow_target_config(config, flow), progress=progress)
         dataset = WithFlowTargets(dataset, cache)
     if preload:
-        dataset = InMemoryDataset(dataset, config.image_keys)
+        dataset = InMemoryDataset(dataset, config.image_keys, progress=progress)
     return dataset, probe.meta
 
 
