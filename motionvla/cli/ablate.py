@@ -30,7 +30,7 @@ VARIANTS = {"action-only": 0.0, "dual-head": None}  # None: the policy config's 
 
 
 def _train() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=3e-4, warmup_steps=100, log_every=50, checkpoint_every=1000,
+    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=1000,
                        progress=False)
 
 

@@ -27,7 +27,7 @@ def _demos() -> RecordDemosConfig:
 
 
 def _train() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=3e-4, warmup_steps=100, log_every=50, checkpoint_every=1000)
+    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=1000)
 
 
 @dataclass
@@ -105,7 +105,8 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     evals: dict[str, dict[str, Any]] = {}
     for name in (str(checkpoint), "random"):
         tag = "policy" if name != "random" else "random"
-        evals[tag] = eval_cli.run(eval_cli.Config(policy=name, episodes=cfg.eval_episodes, workers=cfg.eval_workers,
+        evals[tag] = eval_cli.run(eval_cli.Config(policy=name, tasks=cfg.demos.tasks, episodes=cfg.eval_episodes,
+                                                  workers=cfg.eval_workers,
                                                   out=str(out / "eval" / tag), image_size=cfg.demos.image_size,
                                                   cameras=cfg.demos.cameras, videos_per_task=2))
     timings["eval"] = time.perf_counter() - t

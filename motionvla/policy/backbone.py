@@ -7,31 +7,12 @@ process: no weights or tokenizer files are downloaded.
 
 from __future__ import annotations
 
-import string
-
 import torch
-from tokenizers import Tokenizer, models
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast, Qwen2Config, Qwen2Model
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, Qwen2Config, Qwen2Model
 
 from motionvla.moe import upcycle_to_moe
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
-
-PAD, UNK = "[PAD]", "[UNK]"
-
-
-def build_char_tokenizer() -> PreTrainedTokenizerFast:
-    """A character-level tokenizer over printable ASCII (``[PAD]``=0, ``[UNK]``=1), built with no download.
-
-    A BPE model with an empty merge list splits text into single characters; any non-ASCII character is
-    ``[UNK]``.
-    """
-    vocab = {PAD: 0, UNK: 1}
-    for ch in string.printable:
-        vocab.setdefault(ch, len(vocab))
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, unk_token=UNK)
-
 
 class TinyVisionEncoder(nn.Module):
     """Conv stem → ``grid × grid`` image tokens. A few convs are the cheapest stand-in for a ViT on CPU.
@@ -79,10 +60,10 @@ def tiny_lm_config(config: MotionVLAConfig, vocab_size: int) -> Qwen2Config:
 
 
 class TinyVLMBackbone(nn.Module):
-    """Tiny vision-language backbone: conv image tokens + char text tokens + a state token → Qwen2 decoder.
+    """Tiny vision-language backbone: char text tokens + conv image tokens + a state token → Qwen2 decoder.
 
     ``forward(images: list[(B, 3, H, W)], input_ids (B, T), text_mask (B, T), state (B, S))`` →
-    ``(hidden (B, L, D), mask (B, L) bool)`` with ``L = n_cams·grid² + T + 1``.
+    ``(hidden (B, L, D), mask (B, L) bool)`` with ``L = T + n_cams·grid² + 1`` (in that order).
     """
 
     def __init__(self, config: MotionVLAConfig, vocab_size: int) -> None:
@@ -110,11 +91,13 @@ class TinyVLMBackbone(nn.Module):
         img = torch.cat([self.vision(x) for x in images], dim=1)  # (B, n·g², D)
         txt = self.lm.get_input_embeddings()(input_ids)  # (B, T, D)
         st = self.state_proj(state).unsqueeze(1)  # (B, 1, D)
-        embeds = torch.cat([img, txt, st], dim=1)
+        # Text first: the decoder is causal, so image tokens placed after the instruction can attend to it
+        # and pick out what it names (with images first, only the text tokens could see both).
+        embeds = torch.cat([txt, img, st], dim=1)
         mask = torch.cat(
             [
-                torch.ones(b, img.shape[1], dtype=torch.bool, device=img.device),
                 text_mask.bool(),
+                torch.ones(b, img.shape[1], dtype=torch.bool, device=img.device),
                 torch.ones(b, 1, dtype=torch.bool, device=img.device),
             ],
             dim=1,

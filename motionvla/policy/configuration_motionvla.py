@@ -51,7 +51,9 @@ class MotionVLAConfig(PreTrainedConfig):
     image_size: int = 224
     state_dim: int = 8
     action_dim: int = 7
-    max_text_tokens: int = 48
+    max_text_tokens: int = 16
+    # Tiny backbone only: "word" (hashed word ids) or "char" (one token per character); see policy.tokenizers.
+    tokenizer: str = "word"
 
     # Action chunking and flow matching (openpi conventions, REFERENCE §2).
     chunk_size: int = 10
@@ -63,7 +65,7 @@ class MotionVLAConfig(PreTrainedConfig):
     motion_resolution: int = 32
     flow_max_magnitude: float = 8.0
     motion_weight: float = 1.0
-    motion_patch_size: int = 4
+    motion_patch_size: int = 8
     motion_layers: int = 2
     motion_heads: int = 2
     motion_head_dim: int = 32
@@ -74,7 +76,7 @@ class MotionVLAConfig(PreTrainedConfig):
     num_layers: int = 2
     num_heads: int = 4
     num_kv_heads: int = 2
-    image_token_grid: int = 4
+    image_token_grid: int = 8
     moe: MoEConfig = field(default_factory=MoEConfig)
 
     # Action expert.
@@ -106,6 +108,8 @@ class MotionVLAConfig(PreTrainedConfig):
             raise ValueError(f"moe.dispatcher must be one of {sorted(DISPATCHERS)}, got {self.moe.dispatcher!r}")
         if self.moe.num_experts < 0 or (self.moe.num_experts > 0 and not 1 <= self.moe.top_k <= self.moe.num_experts):
             raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
+        if self.tokenizer not in ("word", "char"):
+            raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
         if self.motion_resolution % self.motion_patch_size:
             raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size")
         self.validate_features()

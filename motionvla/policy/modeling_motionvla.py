@@ -20,9 +20,10 @@ from torch import Tensor
 
 from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
-from motionvla.policy.backbone import build_backbone, build_char_tokenizer
+from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head import MotionHead, motion_targets
+from motionvla.policy.tokenizers import build_tokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -42,7 +43,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
         super().__init__(config)
         config.sync_with_features()
         self.config: MotionVLAConfig = config
-        self.tokenizer = build_char_tokenizer()
+        self.tokenizer = build_tokenizer(config.tokenizer)
         self.backbone = build_backbone(config, vocab_size=len(self.tokenizer))
         d = self.backbone.hidden_size
         self.action_head = ActionExpert(

@@ -102,11 +102,13 @@ class InMemoryDataset(Dataset):
                 bar.update(len(chunk))
 
     def _compact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # numpy, not tensors: tensors returned by workers travel as shared-memory file descriptors,
+        # and thousands of small ones exhaust the process's descriptor limit.
         out = []
         for item in items:
-            kept = {k: item[k] for k in ITEM_KEYS if k in item}
+            kept = {k: item[k].numpy() if isinstance(item[k], torch.Tensor) else item[k] for k in ITEM_KEYS if k in item}
             for k in self.image_keys:
-                kept[k] = (item[k].clamp(0, 1) * 255).round().to(torch.uint8)
+                kept[k] = (item[k].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
             out.append(kept)
         return out
 
@@ -114,7 +116,7 @@ class InMemoryDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
-        item = dict(self.items[idx])
+        item = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in self.items[idx].items()}
         for k in self.image_keys:
             item[k] = item[k].float().div_(255.0)
         return item

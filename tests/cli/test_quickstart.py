@@ -1,4 +1,4 @@
-"""The quickstart behind `make demo`, at a tiny size: it records, reads back and writes its report."""
+"""The quickstart behind `make demo`, at a tiny size: record, train, evaluate, report."""
 
 import json
 
@@ -6,23 +6,40 @@ from PIL import Image
 
 from motionvla.cli.main import main
 
+TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
+        "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]
 
-def test_quickstart_writes_report(tmp_path, capsys):
+
+def test_quickstart_records_trains_evaluates_and_reports(tmp_path, capsys):
     out = tmp_path / "qs"
-    argv = ["quickstart", f"--out={out}", "--demos.episodes_per_task=1", "--demos.image_size=64", "--demos.workers=1"]
+    argv = ["quickstart", f"--out={out}", "--demos.tasks=push_red_left,lift_red", "--demos.episodes_per_task=1",
+            "--demos.image_size=32", "--demos.workers=1", "--train.steps=3", "--train.batch_size=4",
+            "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", *TINY]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     report = out / "report"
     assert str(report.resolve()) in printed
+    assert "success rate (%)" in printed and "tabletop/lift_red" in printed
     config = json.loads((out / "config.json").read_text())
-    assert config["demos"]["image_size"] == 64 and config["demos"]["out"] == str(out / "demos")
+    assert config["demos"]["image_size"] == 32 and config["demos"]["out"] == str(out / "demos")
+
+    # The demos' own report.
     summary = json.loads((out / "demos" / "meta" / "motionvla_recording.json").read_text())
-    gifs = sorted((report / "rollouts").glob("*.gif"))
-    assert len(gifs) == len(summary["tasks"])
+    gifs = sorted((report / "demos" / "rollouts").glob("*.gif"))
+    assert len(gifs) == len(summary["tasks"]) == 2
     assert Image.open(gifs[0]).n_frames > 5
-    strip = Image.open(report / "motion_strip.png")
-    assert strip.height > 64 and strip.width > 64
+
+    # Training, evaluation of the trained policy and the random baseline, and their report.
+    assert (out / "train" / "pretrained_model" / "model.safetensors").is_file()
+    for tag in ("policy", "random"):
+        info = json.loads((out / "eval" / tag / "eval_info.json").read_text())
+        assert set(info["per_task"]) == {"tabletop/push_red_left", "tabletop/lift_red"}
     index = (report / "index.md").read_text()
-    for stats in summary["tasks"].values():
-        assert stats["instruction"] in index
-    assert (report / "summary.txt").read_text().startswith("task")
+    assert "| tabletop/lift_red |" in index and "| task | policy | random |" in index
+    for picture in ("loss_curves.png", "motion_predicted_vs_actual.png"):
+        image = Image.open(report / picture)
+        assert image.width > 100 and image.height > 50
+        assert f"]({picture})" in index
+    rollouts = sorted((report / "rollouts").glob("*.gif"))
+    assert len(rollouts) == 2 and all(f"rollouts/{p.name}" in index for p in rollouts)
+    assert "quickstart took" in (report / "summary.txt").read_text()
