@@ -59,6 +59,9 @@ class MotionVLAConfig(PreTrainedConfig):
     chunk_size: int = 10
     n_action_steps: int = 10
     num_inference_steps: int = 10
+    # Scale of the starting noise when acting (sampling temperature): 1 samples the learned distribution,
+    # 0 integrates from its centre, which gives the steadiest actions for a small, briefly trained model.
+    inference_noise_scale: float = 1.0
 
     # Motion head (auxiliary, training only).
     motion_frames: int = 4

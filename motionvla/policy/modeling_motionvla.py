@@ -115,12 +115,14 @@ class MotionVLAPolicy(PreTrainedPolicy):
     def predict_action_chunk(self, batch: dict, noise: Tensor | None = None, **kwargs) -> Tensor:
         """Action chunk ``(B, chunk_size, action_dim)`` by ``num_inference_steps`` Euler steps (backbone + action head only).
 
-        ``noise``: optional ``(B, chunk_size, action_dim)`` starting point (default: ``torch.randn``).
+        ``noise``: optional ``(B, chunk_size, action_dim)`` starting point (default: ``torch.randn`` times
+        ``config.inference_noise_scale``).
         """
         features, mask = self.encode(batch)
         b = features.shape[0]
         if noise is None:
             noise = torch.randn(b, self.config.chunk_size, self.config.action_dim, device=features.device)
+            noise = noise * self.config.inference_noise_scale
         return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps)
 
     @torch.no_grad()

@@ -6,24 +6,17 @@ import pytest
 
 from motionvla.cli.ablate import markdown_table, summarize
 from motionvla.cli.main import main
-from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 
-TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
-        "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ablate") / "ds"
-    cfg = RecordDemosConfig(tasks="push_red_left", episodes_per_task=1, episodes_per_part=1, out=str(out),
-                            workers=1, image_size=32, repo_id="local/ablate_test")
-    record_demos(cfg)
-    return cfg
+def demos(record_tiny_demos):
+    return record_tiny_demos("push_red_left")
 
 
-def test_ablate_trains_both_variants_per_seed_and_writes_the_table(demos, tmp_path, capsys):
+def test_ablate_trains_both_variants_per_seed_and_writes_the_table(demos, tiny_policy_args, tmp_path, capsys):
     argv = ["ablate", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--seeds=2", f"--out={tmp_path}",
-            "--train.steps=2", "--train.batch_size=4", "--eval_episodes=1", "--eval_workers=1", "--image_size=32", *TINY]
+            "--train.steps=2", "--train.batch_size=4", "--eval_episodes=1", "--eval_workers=1", "--image_size=32", *tiny_policy_args]
     assert main(argv) == 0
     runs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
     assert runs == ["action-only_seed0", "action-only_seed1", "dual-head_seed0", "dual-head_seed1"]

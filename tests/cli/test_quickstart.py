@@ -6,15 +6,11 @@ from PIL import Image
 
 from motionvla.cli.main import main
 
-TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
-        "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]
-
-
-def test_quickstart_records_trains_evaluates_and_reports(tmp_path, capsys):
+def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_path, capsys):
     out = tmp_path / "qs"
     argv = ["quickstart", f"--out={out}", "--demos.tasks=push_red_left,lift_red", "--demos.episodes_per_task=1",
             "--demos.image_size=32", "--demos.workers=1", "--train.steps=3", "--train.batch_size=4",
-            "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", *TINY]
+            "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", *tiny_policy_args]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     report = out / "report"

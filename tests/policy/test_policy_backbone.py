@@ -31,7 +31,7 @@ def test_tiny_backbone_output_shape(make_config):
     batch = cfg.fake_batch(2)
     t = tok(batch["task"], padding="max_length", max_length=cfg.max_text_tokens, truncation=True, return_tensors="pt")
     hidden, mask = bb([batch[k] for k in cfg.image_keys], t.input_ids, t.attention_mask, batch["observation.state"])
-    length = 2 * cfg.image_token_grid**2 + cfg.max_text_tokens + 1
+    length = 2 * (cfg.image_token_grid**2 + 4) + cfg.max_text_tokens + 1
     assert hidden.shape == (2, length, cfg.hidden_size) and mask.shape == (2, length)
     assert torch.isfinite(hidden).all()
 

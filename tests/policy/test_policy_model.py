@@ -20,7 +20,7 @@ def test_forward_backward_shapes_and_finite_losses(make_config):
     grads = [p.grad for p in policy.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     # The motion head's gradient reaches the backbone.
-    assert policy.backbone.vision.stem[0].weight.grad.abs().sum() > 0
+    assert policy.backbone.vision.features[0].weight.grad.abs().sum() > 0
 
 
 def test_inference_shapes_and_action_queue(make_config):

@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.evaluation.policies import load_checkpoint_processors, load_policy
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    out = tmp_path_factory.mktemp("plugin") / "ds"
-    cfg = RecordDemosConfig(tasks="push_red_left", episodes_per_task=1, episodes_per_part=1, out=str(out),
-                            workers=1, image_size=32, repo_id="local/plugin_test")
-    record_demos(cfg)
-    return cfg
+def demos(record_tiny_demos):
+    return record_tiny_demos("push_red_left")
 
 
 def test_lerobot_train_runs_the_plugin(demos, tmp_path):

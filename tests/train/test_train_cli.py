@@ -7,32 +7,31 @@ import pytest
 import torch
 
 from motionvla.cli.main import main
-from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy import MotionVLAConfig, MotionVLAPolicy, load_processors
 from motionvla.train import read_metrics
 
-TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
-        "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demos") / "ds"
-    cfg = RecordDemosConfig(tasks="push_red_left,lift_red", episodes_per_task=1, episodes_per_part=1, out=str(out),
-                            workers=1, image_size=32, repo_id="local/train_test")
-    record_demos(cfg)
-    return cfg
-
-
-def train_args(demos, out, *extra):
-    return ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", f"--train.output_dir={out}",
-            "--train.steps=3", "--train.batch_size=4", "--train.progress=false", *TINY, *extra]
+def demos(record_tiny_demos):
+    return record_tiny_demos("push_red_left,lift_red")
 
 
 @pytest.fixture(scope="module")
-def trained(demos, tmp_path_factory):
+def train_args(demos, tiny_policy_args):
+    """``make(out, *extra)``: the argv of a 3-step tiny `motionvla train` run on the test dataset."""
+
+    def make(out, *extra):
+        return ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", f"--train.output_dir={out}",
+                "--train.steps=3", "--train.batch_size=4", "--train.progress=false", *tiny_policy_args, *extra]
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def trained(demos, tmp_path_factory, train_args):
     out = tmp_path_factory.mktemp("run")
-    assert main(train_args(demos, out, "--train.checkpoint_every=2")) == 0
+    assert main(train_args(out, "--train.checkpoint_every=2")) == 0
     return out
 
 
@@ -66,8 +65,8 @@ def test_checkpoint_evaluates_in_the_tabletop(trained, tmp_path):
     assert info["overall"]["n_episodes"] == 1
 
 
-def test_action_only_baseline_needs_no_flow_targets(demos, tmp_path):
-    assert main(train_args(demos, tmp_path / "run", "--policy.motion_weight=0", "--train.steps=1")) == 0
+def test_action_only_baseline_needs_no_flow_targets(demos, tmp_path, train_args):
+    assert main(train_args(tmp_path / "run", "--policy.motion_weight=0", "--train.steps=1")) == 0
     rows = read_metrics(tmp_path / "run")
     assert rows[-1]["motion_loss"] == 0.0
     assert MotionVLAPolicy.from_pretrained(tmp_path / "run" / "pretrained_model").motion_head is None
@@ -91,27 +90,27 @@ def test_dataset_without_state_names_what_is_missing(tmp_path, capsys):
     assert "lacks feature(s) observation.state" in err and err.count("\n") == 1
 
 
-def test_checkpoint_with_other_dimensions_is_refused_naming_both(demos, tmp_path, capsys):
+def test_checkpoint_with_other_dimensions_is_refused_naming_both(demos, tmp_path, capsys, train_args):
     other = MotionVLAPolicy(MotionVLAConfig(image_size=32, state_dim=4, action_dim=7, device="cpu"))
     other.save_pretrained(tmp_path / "ckpt")
-    status = main(train_args(demos, tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    status = main(train_args(tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
     assert status == 2
     assert "has action_dim=7 but the dataset has action_dim=4" in capsys.readouterr().err
 
 
-def test_corrupt_checkpoint_is_refused(demos, trained, tmp_path, capsys):
+def test_corrupt_checkpoint_is_refused(demos, trained, tmp_path, capsys, train_args):
     import shutil
 
     shutil.copytree(trained / "pretrained_model", tmp_path / "ckpt")
     weights = tmp_path / "ckpt" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    status = main(train_args(demos, tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    status = main(train_args(tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
     assert status == 2
     assert "not a readable safetensors file" in capsys.readouterr().err
 
 
-def test_unknown_option_and_existing_output(demos, trained, capsys):
-    assert main(train_args(demos, trained / "x", "--policy.chunksize=3")) == 2
+def test_unknown_option_and_existing_output(demos, trained, capsys, train_args):
+    assert main(train_args(trained / "x", "--policy.chunksize=3")) == 2
     assert "did you mean --policy.chunk_size" in capsys.readouterr().err
-    assert main(train_args(demos, trained)) == 2
+    assert main(train_args(trained)) == 2
     assert "already holds checkpoints" in capsys.readouterr().err
