@@ -43,7 +43,7 @@ class Config:
     repo_id: str = "local/quickstart"
     seeds: int = 3
     out: str = "outputs/ablation"
-    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu"))
+    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
     train: TrainConfig = field(default_factory=_train)
     flow: FlowTargetConfig = field(default_factory=lambda: FlowTargetConfig(camera="", stride=2))
     eval_episodes: int = 20

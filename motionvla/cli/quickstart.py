@@ -36,7 +36,7 @@ class Config:
 
     out: str = "outputs/quickstart"
     demos: RecordDemosConfig = field(default_factory=_demos)
-    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu"))
+    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
     train: TrainConfig = field(default_factory=_train)
     flow: FlowTargetConfig = field(default_factory=lambda: FlowTargetConfig(camera="", stride=2))
     # Evaluation episodes per task (the policy and the random baseline see the same seeds).
