@@ -146,12 +146,11 @@ def test_checkpoint_without_a_loader_names_what_is_expected(tmp_path, monkeypatc
 
 def test_real_tiny_checkpoint_end_to_end(tmp_path, capsys):
     """A tiny untrained MotionVLAPolicy saved to disk, evaluated through the CLI (sizes read from its config)."""
-    from motionvla.policy import modeling  # the policy package exists now: a broken import must fail, not skip
-    from motionvla.policy import MotionVLAConfig
+    from motionvla.policy import MotionVLAConfig, MotionVLAPolicy  # a broken policy import must fail, not skip
 
     torch.manual_seed(0)
     config = MotionVLAConfig(image_size=32, motion_resolution=16, device="cpu", num_inference_steps=2, state_dim=4, action_dim=4)
-    modeling.MotionVLAPolicy(config).save_pretrained(tmp_path / "tiny")
+    MotionVLAPolicy(config).save_pretrained(tmp_path / "tiny")
     out = tmp_path / "o"
     argv = ["eval", f"--policy={tmp_path / 'tiny'}", "--tasks=lift_red", "--episodes=1", "--workers=1", f"--out={out}"]
     assert main(argv) == 0
@@ -161,7 +160,7 @@ def test_real_tiny_checkpoint_end_to_end(tmp_path, capsys):
     assert episode["error"] is None and episode["length"] == 60
 
     wrong = MotionVLAConfig(image_size=32, motion_resolution=16, device="cpu", state_dim=8, action_dim=4)
-    modeling.MotionVLAPolicy(wrong).save_pretrained(tmp_path / "wrong")
+    MotionVLAPolicy(wrong).save_pretrained(tmp_path / "wrong")
     capsys.readouterr()
     assert main(["eval", f"--policy={tmp_path / 'wrong'}", "--tasks=lift_red", f"--out={tmp_path / 'o2'}"]) == 2
     err = capsys.readouterr().err.strip()
