@@ -76,11 +76,40 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
     """
     args = _normalize_argv(cls, argv)
     try:
-        return draccus.parse(cls, args=args)
+        parsed = draccus.parse(cls, args=args)
+        return _overlay_on_defaults(cls, parsed, [a[2:].partition("=")[0] for a in args])
     except SystemExit as exc:  # argparse inside draccus exits on errors it finds itself
         raise UserError(f"could not parse options {' '.join(args)}") from exc
-    except (draccus.utils.DecodingError, ValueError, TypeError) as exc:
-        raise UserError(f"bad option value: {str(exc).splitlines()[0]}") from exc
+    except (draccus.utils.DecodingError, draccus.utils.ParsingError, ValueError, TypeError) as exc:
+        cause = exc.__cause__ if isinstance(exc, draccus.utils.ParsingError) and exc.__cause__ else None
+        detail = f" ({str(cause).splitlines()[0]})" if cause is not None else ""
+        raise UserError(f"bad option value: {str(exc).splitlines()[0]}{detail}") from exc
+
+
+def _overlay_on_defaults(cls: type[T], parsed: T, keys: list[str]) -> T:
+    """``cls()`` with only the given dotted keys taken from ``parsed``.
+
+    draccus builds a nested dataclass that has any override from its *class* defaults, dropping what
+    the parent's ``default_factory`` set (e.g. the quickstart's ``TrainConfig(steps=3000, lr=1e-3)``
+    became ``TrainConfig(lr=1e-4)`` as soon as ``--train.steps`` was given). So the overrides are
+    copied onto the real defaults instead, and each changed dataclass is validated again.
+    """
+    result = cls()
+    touched: dict[int, Any] = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        source, target = parsed, result
+        for name in parents:
+            source, target = getattr(source, name), getattr(target, name)
+            touched[id(target)] = target
+        setattr(target, leaf, getattr(source, leaf))
+    for obj in reversed(list(touched.values())):  # innermost first
+        post_init = getattr(obj, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+    if keys and hasattr(result, "__post_init__"):
+        result.__post_init__()  # type: ignore[attr-defined]
+    return result
 
 
 def format_config(cfg: Any) -> str:

@@ -55,3 +55,22 @@ def test_config_fields_lists_nested_keys():
 def test_string_values_are_not_reinterpreted_as_yaml():
     for text in ("95:1", "yes", "null", "1e3", "a,b"):
         assert parse_config(Outer, [f"--out={text}"]).out == text
+
+
+def test_override_keeps_the_other_values_of_a_default_factory():
+    """Overriding one nested field must not reset its siblings to the class defaults (a draccus quirk)."""
+    from motionvla.cli.quickstart import Config as QuickstartConfig
+
+    cfg = parse_config(QuickstartConfig, ["--train.steps=5", "--demos.episodes_per_task=2", "--policy.hidden_size=32"])
+    defaults = QuickstartConfig()
+    assert (cfg.train.steps, cfg.demos.episodes_per_task, cfg.policy.hidden_size) == (5, 2, 32)
+    assert cfg.train.lr == defaults.train.lr and cfg.train.batch_size == defaults.train.batch_size
+    assert cfg.demos.image_size == defaults.demos.image_size == 64
+    assert cfg.policy.inference_noise_scale == defaults.policy.inference_noise_scale == 0.0
+
+
+def test_cross_field_validation_runs_on_the_merged_config(capsys):
+    from motionvla.cli.main import main
+
+    assert main(["quickstart", "--policy.n_action_steps=50"]) == 2
+    assert "n_action_steps (50) must be <= chunk_size" in capsys.readouterr().err
