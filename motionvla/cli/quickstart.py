@@ -163,9 +163,8 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
 
 def _motion_examples(cfg: Config, policy: Any, count: int = 4) -> list[dict[str, Any]]:
     """A few training frames with their cached future flow, from different episodes, mid-motion."""
-    from motionvla.datasets.flow_targets import WithFlowTargets
+    from motionvla.datasets.flow_targets import WithFlowTargets, build_flow_cache
     from motionvla.policy.training import flow_target_config, open_dataset
-    from motionvla.datasets.flow_targets import build_flow_cache
 
     base = open_dataset(cfg.demos.out, cfg.demos.repo_id)
     cache = build_flow_cache(base, flow_target_config(policy.config, cfg.flow), progress=False)
