@@ -24,7 +24,7 @@ from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
 def build(motion_weight: float, image_size: int, seed: int = 0) -> MotionVLAPolicy:
     torch.manual_seed(seed)
     # The tabletop's sizes: 4-dim state and action, one 64x64 camera (what `make demo` trains).
-    return MotionVLAPolicy(MotionVLAConfig(image_size=image_size, state_dim=4, action_dim=4, device="cpu",
+    return MotionVLAPolicy(MotionVLAConfig(image_size=image_size, state_dim=4, action_dim=4, device="cpu", flow_max_magnitude=1.0,
                                            motion_weight=motion_weight))
 
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("motionvla.cli.train", "Train the dual-head policy on a LeRobotDataset (accelerate; 1..N processes; exact resume)."),
     "ablate": ("motionvla.cli.ablate", "Action-only vs dual-head with equal budgets over N seeds: mean ± std success per task."),
     "eval": ("motionvla.cli.eval", "Roll a policy (expert, random or a checkpoint) out in sim tasks; success rates, videos."),
+    "describe-policy": ("motionvla.cli.describe_policy", "Build a policy preset on the meta device and print its parameter counts."),
     "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
 }
 

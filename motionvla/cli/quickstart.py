@@ -7,6 +7,7 @@ Every run starts fresh in ``--out`` (its demos, training run and evaluations are
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,12 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     from motionvla.cli import eval as eval_cli
     from motionvla.cli import train as train_cli
     from motionvla.policy import MotionVLAPolicy, load_processors
-    from motionvla.reports.policy_report import plot_loss_curves, success_table, write_motion_comparison
+    from motionvla.reports.policy_report import (
+        motion_forecast_error,
+        plot_loss_curves,
+        success_table,
+        write_motion_comparison,
+    )
     from motionvla.train import read_metrics
 
     t = time.perf_counter()
@@ -118,8 +124,14 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     plot_loss_curves({"dual-head": rows}, report / "loss_curves.png")
     policy = MotionVLAPolicy.from_pretrained(checkpoint).eval()
     preprocess, _ = load_processors(checkpoint)
-    items = _motion_examples(cfg, policy)
-    write_motion_comparison(report / "motion_predicted_vs_actual.png", policy, preprocess, items)
+    items = _motion_examples(cfg, policy, count=96)
+    write_motion_comparison(report / "motion_predicted_vs_actual.png", policy, preprocess, items[:: max(1, len(items) // 4)][:4])
+    forecast = motion_forecast_error(policy, preprocess, items)
+    atomic_write_text(report / "motion_forecast.json", json.dumps(forecast, indent=2) + "\n")
+    forecast_line = (f"motion head, {forecast['frames']} future flows of training frames: end-point error on moving pixels "
+                     f"{forecast['epe_moving']:.3f} px vs {forecast['epe_zero_moving']:.3f} px for 'nothing moves' "
+                     f"(all pixels {forecast['epe']:.3f} vs {forecast['epe_zero']:.3f}; {forecast['motion_resolution']}x"
+                     f"{forecast['motion_resolution']}, codec scale {forecast['scale_px']:.3g} px)")
     videos = _collect_videos(out / "eval" / "policy", report / "rollouts")
     table = success_table(evals)
     lines = [
@@ -144,6 +156,9 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
         "",
         "![motion](motion_predicted_vs_actual.png)",
         "",
+        f"Measured: {forecast_line}. Moving pixels are those whose actual flow is at least a quarter of the "
+        "codec's scale; `motion_forecast.json` has the figures.",
+        "",
         "## Rollouts (trained policy)",
         "",
         *[f"- [{p.stem}](rollouts/{p.name})" for p in videos],
@@ -153,6 +168,7 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     atomic_write_text(report / "index.md", "\n".join(lines) + "\n")
     timings["report"] = time.perf_counter() - t
     return "\n".join([
+        forecast_line,
         "success rate (%):",
         f"  {'task':<28} {'policy':>7} {'random':>7}",
         *[f"  {task:<28} {evals['policy']['per_task'][task]['pc_success']:>7.1f} "
@@ -162,16 +178,18 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
 
 
 def _motion_examples(cfg: Config, policy: Any, count: int = 4) -> list[dict[str, Any]]:
-    """A few training frames with their cached future flow, from different episodes, mid-motion."""
+    """Up to ``count`` training frames with their cached future flow, one per episode (spread over all of
+    them, so every task shows up), a third of the way in (mid-motion)."""
     from motionvla.datasets.flow_targets import WithFlowTargets, build_flow_cache
     from motionvla.policy.training import flow_target_config, open_dataset
 
     base = open_dataset(cfg.demos.out, cfg.demos.repo_id)
     cache = build_flow_cache(base, flow_target_config(policy.config, cfg.flow), progress=False)
     dataset = WithFlowTargets(base, cache)
-    episodes = base.meta.episodes
+    episodes = list(base.meta.episodes)
+    spread = sorted({round(i * (len(episodes) - 1) / max(1, count - 1)) for i in range(min(count, len(episodes)))})
     picks = []
-    for row in list(episodes)[:: max(1, len(episodes) // count)][:count]:
+    for row in (episodes[i] for i in spread):
         start, end = int(row["dataset_from_index"]), int(row["dataset_to_index"])
         picks.append(start + (end - start) // 3)
     return [dataset[i] for i in picks]

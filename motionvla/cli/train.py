@@ -64,12 +64,13 @@ def run(cfg: Config) -> dict[str, Any]:
         print(format_config(cfg))
     # Flow targets are computed once, by the main process; the others wait and read the cache.
     if main:
-        dataset, meta = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow, preload=cfg.preload,
-                                              progress=cfg.train.progress)
+        dataset, meta, policy_cfg = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow,
+                                                          preload=cfg.preload, progress=cfg.train.progress)
     accelerator.wait_for_everyone()
     if not main:
-        dataset, meta = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow, preload=cfg.preload,
-                                              progress=False)
+        dataset, meta, policy_cfg = make_training_dataset(cfg.dataset_root, cfg.repo_id, policy_cfg, cfg.flow,
+                                                          preload=cfg.preload, progress=False)
+    cfg = dataclasses.replace(cfg, policy=policy_cfg)  # with the motion codec's measured scale
     policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
     preprocessor, postprocessor = setup_processors(policy.config, meta)
     if main:

@@ -364,6 +364,19 @@ class FlowTargets:
         mask = np.asarray(handle.get_slice("mask")[row : row + 1]).astype(bool)[0]
         return flows, mask
 
+    def magnitude_percentile(self, q: float, max_episodes: int = 64) -> float:
+        """The ``q``-th percentile (0..100) of per-pixel flow magnitudes (pixels) over the valid flows of
+        up to ``max_episodes`` episodes spread evenly over the cache (deterministic: no random sampling)."""
+        step = max(1, len(self.episodes) // max_episodes)
+        chunks = []
+        for ep in self.episodes[::step]:
+            flows, mask = self.episode(ep["episode_index"])
+            if mask.any():
+                chunks.append(np.linalg.norm(flows[mask], axis=1).ravel())
+        if not chunks:
+            raise UserError(f"flow cache {self.cache_dir} has no valid flows (every episode shorter than its horizon)")
+        return float(np.percentile(np.concatenate(chunks), q))
+
     def episode(self, episode_index: int) -> tuple[np.ndarray, np.ndarray]:
         """All of one episode: float32 ``(T, K, 2, h, w)`` and bool ``(T, K)``."""
         ep = next((e for e in self.episodes if e["episode_index"] == episode_index), None)

@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 
 from motionvla.moe import upcycle_to_moe
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
+from motionvla.policy.tokenizers import build_tokenizer
 
 class TinyVisionEncoder(nn.Module):
     """Conv stem → ``grid × grid`` image tokens. A few convs are the cheapest stand-in for a ViT on CPU.
@@ -85,8 +86,12 @@ class TinyVLMBackbone(nn.Module):
     ``(hidden (B, L, D), mask (B, L) bool)`` with ``L = T + n_cams·(grid² + 4) + 1`` (in that order).
     """
 
-    def __init__(self, config: MotionVLAConfig, vocab_size: int) -> None:
+    def __init__(self, config: MotionVLAConfig, vocab_size: int | None = None) -> None:
         super().__init__()
+        # The tokenizer is built in-process from code (nothing to download or save).
+        self.tokenizer = build_tokenizer(config.tokenizer)
+        self.max_text_tokens = config.max_text_tokens
+        vocab_size = vocab_size or len(self.tokenizer)
         d = config.hidden_size
         self.vision = TinyVisionEncoder(d, config.image_token_grid)
         self.state_proj = nn.Linear(config.state_dim, d)
@@ -104,6 +109,12 @@ class TinyVLMBackbone(nn.Module):
     @property
     def hidden_size(self) -> int:
         return self.lm.config.hidden_size
+
+    def encode(self, images: list[Tensor], tasks: list[str], state: Tensor) -> tuple[Tensor, Tensor]:
+        """Tokenize ``tasks`` (B strings) and run :meth:`forward`; the interface every backbone shares."""
+        tok = self.tokenizer(list(tasks), padding="max_length", max_length=self.max_text_tokens, truncation=True,
+                             return_tensors="pt")
+        return self(images, tok.input_ids.to(state.device), tok.attention_mask.to(state.device), state)
 
     def forward(self, images: list[Tensor], input_ids: Tensor, text_mask: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         b = input_ids.shape[0]
@@ -125,18 +136,14 @@ class TinyVLMBackbone(nn.Module):
         return out.last_hidden_state, mask
 
 
-def build_backbone(config: MotionVLAConfig, vocab_size: int) -> TinyVLMBackbone:
-    """The backbone named by ``config.backbone``. Only ``tiny`` is wired into the policy so far.
-
-    Real presets are built with :func:`load_pretrained_backbone` (weights) or
-    :func:`build_backbone_on_meta` (shapes only); connecting their processors to the policy batch is not done.
-    """
+def build_backbone(config: MotionVLAConfig, model_config: PretrainedConfig | None = None) -> nn.Module:
+    """The backbone named by ``config.backbone``: ``tiny`` (built in-process) or a transformers VLM loaded
+    with ``from_pretrained`` (or built from ``model_config`` without weights, e.g. on ``meta``)."""
     if config.backbone == TINY_BACKBONE:
-        return TinyVLMBackbone(config, vocab_size)
-    raise NotImplementedError(
-        f"backbone {config.backbone!r}: only 'tiny' is wired into MotionVLAPolicy yet; "
-        "use load_pretrained_backbone / build_backbone_on_meta for real presets"
-    )
+        return TinyVLMBackbone(config)
+    from motionvla.policy.pretrained_backbone import PretrainedVLMBackbone
+
+    return PretrainedVLMBackbone(config, model_config)
 
 
 def build_backbone_on_meta(model_config: PretrainedConfig) -> tuple[PreTrainedModel, int]:

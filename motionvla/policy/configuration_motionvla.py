@@ -65,11 +65,18 @@ class MotionVLAConfig(PreTrainedConfig):
 
     # Motion head (auxiliary, training only).
     motion_frames: int = 4
-    motion_resolution: int = 32
-    flow_max_magnitude: float = 8.0
+    motion_resolution: int = 16
+    # The motion-image codec's scale M (pixels at motion_resolution; |flow| >= M is fully saturated).
+    # 0 = measure it: `motionvla train` sets M to the flow_scale_percentile-th percentile of the training
+    # flows' magnitudes, so that moving parts use the codec's range whatever the camera and frame rate
+    # (a fixed M of a few pixels leaves a slow tabletop's motion images almost white).
+    flow_max_magnitude: float = 0.0
+    flow_scale_percentile: float = 99.5
     motion_weight: float = 1.0
-    motion_patch_size: int = 8
-    motion_layers: int = 2
+    # The tiny DiT: 2x2 patches of 3K channels (48 values) inside a 64-wide transformer. A patch must not
+    # hold more values than the DiT is wide, or the noise it has to carry through cannot fit (checked).
+    motion_patch_size: int = 2
+    motion_layers: int = 1
     motion_heads: int = 2
     motion_head_dim: int = 32
 
@@ -113,6 +120,14 @@ class MotionVLAConfig(PreTrainedConfig):
             raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
         if self.tokenizer not in ("word", "char"):
             raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
+        if self.flow_max_magnitude < 0 or not 0 < self.flow_scale_percentile <= 100:
+            raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from data) and 0 < flow_scale_percentile <= 100, "
+                             f"got {self.flow_max_magnitude} and {self.flow_scale_percentile}")
+        patch_values, width = self.motion_patch_size**2 * 3 * self.motion_frames, self.motion_heads * self.motion_head_dim
+        if patch_values > width:
+            raise ValueError(f"a {self.motion_patch_size}x{self.motion_patch_size} motion patch of {self.motion_frames} "
+                             f"motion images holds {patch_values} values but the motion DiT is only {width} wide "
+                             f"(motion_heads x motion_head_dim): use a smaller motion_patch_size or a wider DiT")
         if self.motion_resolution % self.motion_patch_size:
             raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size")
         self.validate_features()
@@ -178,6 +193,6 @@ class MotionVLAConfig(PreTrainedConfig):
         batch["task"] = [tasks[i % len(tasks)] for i in range(batch_size)]
         if with_targets:
             batch["action"] = torch.randn(batch_size, self.chunk_size, self.action_dim, generator=g)
-            flow = torch.randn(batch_size, self.motion_frames, 2, s, s, generator=g) * (self.flow_max_magnitude / 3)
+            flow = torch.randn(batch_size, self.motion_frames, 2, s, s, generator=g) * ((self.flow_max_magnitude or 1.0) / 3)
             batch["motion"] = flow
         return batch

@@ -17,13 +17,13 @@ from lerobot.policies.pretrained import PreTrainedPolicy
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor
+from transformers import PretrainedConfig
 
 from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head import MotionHead, motion_targets
-from motionvla.policy.tokenizers import build_tokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -39,12 +39,13 @@ class MotionVLAPolicy(PreTrainedPolicy):
     config_class = MotionVLAConfig
     name = "motionvla"
 
-    def __init__(self, config: MotionVLAConfig, **kwargs) -> None:
+    def __init__(self, config: MotionVLAConfig, backbone_config: PretrainedConfig | None = None, **kwargs) -> None:
+        """``backbone_config``: for a real VLM backbone, build it from this transformers config with random
+        weights instead of loading ``config.backbone`` (sizing, e.g. under ``torch.device("meta")``)."""
         super().__init__(config)
         config.sync_with_features()
         self.config: MotionVLAConfig = config
-        self.tokenizer = build_tokenizer(config.tokenizer)
-        self.backbone = build_backbone(config, vocab_size=len(self.tokenizer))
+        self.backbone = build_backbone(config, backbone_config)
         d = self.backbone.hidden_size
         self.action_head = ActionExpert(
             config.action_dim, config.chunk_size, d, config.action_hidden_size, config.action_layers, config.action_heads
@@ -81,10 +82,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
         tasks = batch["task"]
         if isinstance(tasks, str):
             tasks = [tasks] * state.shape[0]
-        tok = self.tokenizer(
-            list(tasks), padding="max_length", max_length=self.config.max_text_tokens, truncation=True, return_tensors="pt"
-        )
-        return self.backbone(images, tok.input_ids.to(dev), tok.attention_mask.to(dev), state)
+        return self.backbone.encode(images, list(tasks), state)
 
     def forward(self, batch: dict) -> tuple[Tensor, dict]:
         """Training loss ``action_loss + motion_weight · motion_loss`` (scalar) and logged values.
@@ -100,6 +98,9 @@ class MotionVLAPolicy(PreTrainedPolicy):
         loss = action_loss
         motion_loss = torch.zeros((), device=features.device)
         if self.config.motion_weight > 0 and self.motion_head is not None and "motion" in batch:
+            if self.config.flow_max_magnitude <= 0:
+                raise ValueError("config.flow_max_magnitude is 0 (measure from data): set it, or train with "
+                                 "`motionvla train`, which measures it from the dataset's flows")
             targets = motion_targets(
                 batch["motion"].to(features.device), self.config.motion_resolution, self.config.flow_max_magnitude
             )

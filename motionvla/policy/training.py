@@ -20,7 +20,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, FlowTargetConfig, WithFlowTargets, build_flow_cache
+from motionvla.datasets.flow_targets import (
+    MOTION_KEY,
+    MOTION_MASK_KEY,
+    FlowTargetConfig,
+    FlowTargets,
+    WithFlowTargets,
+    build_flow_cache,
+)
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.modeling_motionvla import MotionVLAPolicy
@@ -129,20 +136,37 @@ def flow_target_config(config: MotionVLAConfig, flow: FlowTargetConfig) -> FlowT
                                height=config.motion_resolution, width=config.motion_resolution)
 
 
+def resolve_flow_scale(config: MotionVLAConfig, targets: FlowTargets) -> MotionVLAConfig:
+    """``config`` with ``flow_max_magnitude`` measured from the flow cache if it is 0 (else unchanged)."""
+    if config.flow_max_magnitude > 0:
+        return config
+    scale = targets.magnitude_percentile(config.flow_scale_percentile)
+    if scale < 1e-3:
+        raise UserError(f"the flows in {targets.cache_dir} are ~0 (percentile {config.flow_scale_percentile}: "
+                        f"{scale:.2g} px): nothing moves; set --policy.flow_max_magnitude or --policy.motion_weight=0")
+    return dataclasses.replace(config, flow_max_magnitude=float(f"{scale:.3g}"))
+
+
 def make_training_dataset(root: str | Path, repo_id: str, config: MotionVLAConfig, flow: FlowTargetConfig,
-                          preload: bool = True, progress: bool = True) -> tuple[Dataset, Any]:
+                          preload: bool = True, progress: bool = True) -> tuple[Dataset, Any, MotionVLAConfig]:
     """The policy's training items: images, state, action chunk (+ ``action_is_pad``), task, and (when
-    ``motion_weight > 0``) ``motion``/``motion_mask`` from the flow cache. Returns ``(dataset, meta)``."""
+    ``motion_weight > 0``) ``motion``/``motion_mask`` from the flow cache.
+
+    Returns ``(dataset, meta, config)``; ``config`` has the motion codec's scale measured from the flows
+    when it was 0 (:func:`resolve_flow_scale`).
+    """
     probe = open_dataset(root, repo_id)
     fps = float(probe.meta.fps)
     delta = {ACTION_KEY: [i / fps for i in range(config.chunk_size)]}
     dataset: Any = open_dataset(root, repo_id, delta_timestamps=delta)
     if config.motion_weight > 0:
         cache = build_flow_cache(probe, flow_target_config(config, flow), progress=progress)
-        dataset = WithFlowTargets(dataset, cache)
+        targets = FlowTargets(cache)
+        config = resolve_flow_scale(config, targets)
+        dataset = WithFlowTargets(dataset, targets)
     if preload:
         dataset = InMemoryDataset(dataset, config.image_keys, progress=progress)
-    return dataset, probe.meta
+    return dataset, probe.meta, config
 
 
 def dataset_stats(meta: Any, keys: tuple[str, ...] = (STATE_KEY, ACTION_KEY)) -> dict[str, dict[str, torch.Tensor]]:

@@ -40,7 +40,7 @@ def train_losses_on_rank(rank: int, world_size: int, dispatcher: str, out_dir: s
 
     os.environ.setdefault("LOCAL_RANK", str(rank))
     moe = dict(num_experts=num_experts, top_k=2, min_tokens=min_tokens, imbalance_threshold=1.0)
-    base = dict(image_size=32, motion_resolution=16, state_dim=4, action_dim=3, chunk_size=4, n_action_steps=4,
+    base = dict(image_size=32, motion_resolution=16, flow_max_magnitude=1.0, state_dim=4, action_dim=3, chunk_size=4, n_action_steps=4,
                 device="cpu", num_inference_steps=2)
     torch.manual_seed(0)
     reference = MotionVLAPolicy(MotionVLAConfig(**base, moe=MoEConfig(**moe, dispatcher="local")))

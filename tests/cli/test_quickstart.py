@@ -39,3 +39,8 @@ def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_p
     rollouts = sorted((report / "rollouts").glob("*.gif"))
     assert len(rollouts) == 2 and all(f"rollouts/{p.name}" in index for p in rollouts)
     assert "quickstart took" in (report / "summary.txt").read_text()
+    forecast = json.loads((report / "motion_forecast.json").read_text())
+    assert forecast["frames"] > 0 and forecast["scale_px"] > 0 and forecast["epe_zero"] >= 0
+    assert "end-point error on moving pixels" in index and "nothing moves" in printed
+    trained = json.loads((out / "train" / "pretrained_model" / "config.json").read_text())
+    assert trained["flow_max_magnitude"] == forecast["scale_px"] > 0  # measured from the demos' flows

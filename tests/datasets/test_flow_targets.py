@@ -213,3 +213,35 @@ def test_precompute_flow_targets_summary(dataset, tmp_path):
 def test_unknown_camera_is_named(dataset, tmp_path):
     with pytest.raises(ValueError, match="no camera 'side'"):
         build_flow_cache(dataset, FlowTargetConfig(camera="side", cache_dir=str(tmp_path / "c")), progress=False)
+
+
+def test_magnitude_percentile_over_valid_flows(dataset, default_cache):
+    targets = FlowTargets(default_cache)
+    flows, masks = zip(*(targets.episode(e["episode_index"]) for e in targets.episodes))
+    magnitudes = np.concatenate([np.linalg.norm(f[m], axis=1).ravel() for f, m in zip(flows, masks)])
+    for q in (50.0, 99.5):
+        assert targets.magnitude_percentile(q) == pytest.approx(float(np.percentile(magnitudes, q)))
+    assert targets.magnitude_percentile(99.5) > targets.magnitude_percentile(50.0) > 0
+    # Subsampling episodes (1 of 2 here) is deterministic.
+    assert targets.magnitude_percentile(99.5, max_episodes=1) == targets.magnitude_percentile(99.5, max_episodes=1)
+
+
+def test_policy_codec_scale_is_measured_from_the_flows(dataset, default_cache):
+    from motionvla.policy import MotionVLAConfig
+    from motionvla.policy.training import resolve_flow_scale
+
+    targets = FlowTargets(default_cache)
+    measured = resolve_flow_scale(MotionVLAConfig(device="cpu"), targets)
+    assert measured.flow_max_magnitude == pytest.approx(targets.magnitude_percentile(99.5), rel=1e-2)
+    fixed = MotionVLAConfig(device="cpu", flow_max_magnitude=3.0)
+    assert resolve_flow_scale(fixed, targets).flow_max_magnitude == 3.0
+
+
+def test_still_scene_scale_is_refused(tmp_path, dataset, default_cache, monkeypatch):
+    from motionvla.policy import MotionVLAConfig
+    from motionvla.policy.training import resolve_flow_scale
+
+    targets = FlowTargets(default_cache)
+    monkeypatch.setattr(targets, "magnitude_percentile", lambda q: 0.0)
+    with pytest.raises(UserError, match="nothing moves"):
+        resolve_flow_scale(MotionVLAConfig(device="cpu"), targets)

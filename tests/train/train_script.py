@@ -21,7 +21,7 @@ def main() -> None:
     kill_at = int(sys.argv[sys.argv.index("--kill-at") + 1]) if "--kill-at" in sys.argv else None
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    config = MotionVLAConfig(image_size=32, motion_resolution=16, state_dim=4, action_dim=3, chunk_size=4,
+    config = MotionVLAConfig(image_size=32, motion_resolution=16, flow_max_magnitude=1.0, state_dim=4, action_dim=3, chunk_size=4,
                              n_action_steps=4, device="cpu", num_inference_steps=2)
     policy = MotionVLAPolicy(config)
     torch.manual_seed(999)  # a resumed run must not depend on the RNG state it starts with

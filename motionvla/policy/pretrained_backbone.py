@@ -1,0 +1,102 @@
+"""A real vision-language model from transformers as the policy's backbone.
+
+``config.backbone`` names a hub id or a local folder (``Qwen/Qwen2.5-VL-3B-Instruct``, ...); the model
+and its own processor are loaded with ``from_pretrained``. The processor turns the policy batch's
+camera images (float ``[0, 1]``) and instructions into the VLM's inputs; the VLM's last hidden states
+plus one projected proprioceptive-state token are the context both heads attend to (as π0 feeds state
+beside the VLM prefix rather than as text).
+
+Tested with Qwen2.5-VL (a tiny one the tests build and save); other VLMs whose processor takes
+``images=`` and ``text=`` with an ``image_token`` placeholder follow the same path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoModel, AutoProcessor, PretrainedConfig
+
+from motionvla.moe import upcycle_to_moe
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
+
+# Qwen-VL wraps each image's placeholder in vision start/end markers (its chat format).
+_QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
+
+
+def text_model_of(vlm: nn.Module) -> nn.Module:
+    """The language model inside a transformers VLM (where the MoE layers go; vision towers keep theirs)."""
+    for name in ("language_model", "text_model"):
+        if isinstance(getattr(vlm, name, None), nn.Module):
+            return getattr(vlm, name)
+    raise ValueError(f"{type(vlm).__name__}: cannot find its language model (no .language_model / .text_model)")
+
+
+def text_hidden_size(model_config: PretrainedConfig) -> int:
+    text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    return int(text.hidden_size)
+
+
+class PretrainedVLMBackbone(nn.Module):
+    """``encode(images, tasks, state)`` with a transformers VLM → ``(hidden (B, L, D), mask (B, L) bool)``.
+
+    Args:
+        config: the policy config; ``config.backbone`` is what ``from_pretrained`` loads.
+        model_config: build the VLM from this transformers config instead, with random weights and no
+            processor (for sizing on the ``meta`` device: such a backbone cannot ``encode``).
+    """
+
+    def __init__(self, config: MotionVLAConfig, model_config: PretrainedConfig | None = None) -> None:
+        super().__init__()
+        if model_config is None:
+            self.vlm = AutoModel.from_pretrained(config.backbone)
+            self.processor: Any = AutoProcessor.from_pretrained(config.backbone)
+        else:
+            self.vlm = AutoModel.from_config(model_config)
+            self.processor = None
+        self._hidden_size = text_hidden_size(self.vlm.config)
+        self.state_proj = nn.Linear(config.state_dim, self._hidden_size)
+        self.max_text_tokens = config.max_text_tokens
+        self.moe_layers: list[str] = []
+        if config.moe.num_experts > 0:
+            planner = (
+                dict(min_tokens=config.moe.min_tokens, imbalance_threshold=config.moe.imbalance_threshold, alpha=config.moe.alpha)
+                if config.moe.dispatcher == "llep" else {}
+            )
+            self.moe_layers = upcycle_to_moe(text_model_of(self.vlm), config.moe.num_experts, config.moe.top_k,
+                                             dispatcher=config.moe.dispatcher, **planner)
+
+    @property
+    def hidden_size(self) -> int:
+        return self._hidden_size
+
+    def _image_placeholder(self) -> str:
+        tokens = getattr(self.processor.tokenizer, "get_vocab", dict)()
+        if "<|vision_start|>" in tokens:
+            return _QWEN_IMAGE
+        return self.processor.image_token
+
+    def encode(self, images: list[Tensor], tasks: list[str], state: Tensor) -> tuple[Tensor, Tensor]:
+        """``images``: one ``(B, 3, H, W)`` float tensor in [0, 1] per camera; ``tasks``: B instructions;
+        ``state``: ``(B, S)``. Returns hidden ``(B, T + 1, D)`` (the VLM's tokens, then the state token)
+        and its mask ``(B, T + 1)``."""
+        if self.processor is None:
+            raise RuntimeError("this backbone was built from a config only (no processor); load it with from_pretrained")
+        b = state.shape[0]
+        placeholder = self._image_placeholder() * len(images)
+        inputs = self.processor(
+            images=[[cam[i] for cam in images] for i in range(b)],
+            text=[placeholder + task for task in tasks],
+            return_tensors="pt",
+            padding=True,
+            do_rescale=False,  # the batch's images are already floats in [0, 1]
+        )
+        inputs = {k: v.to(state.device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+        dtype = next(self.vlm.parameters()).dtype
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+        hidden = self.vlm(**inputs, use_cache=False).last_hidden_state
+        state_token = self.state_proj(state.to(self.state_proj.weight.dtype)).unsqueeze(1).to(hidden.dtype)
+        mask = torch.cat([inputs["attention_mask"].bool(), torch.ones(b, 1, dtype=torch.bool, device=state.device)], 1)
+        return torch.cat([hidden, state_token], dim=1), mask
