@@ -50,6 +50,8 @@ class Config:
     max_steps: int = 0
     # Torch device for a checkpoint policy: cpu, cuda, auto.
     device: str = "cpu"
+    # Checkpoints: actions executed per predicted chunk before replanning (0 = the checkpoint's own).
+    n_action_steps: int = 0
     # Replace the results of an earlier evaluation in `out`.
     overwrite: bool = False
 
@@ -115,7 +117,7 @@ def run(cfg: Config) -> dict[str, Any]:
     _validate(cfg)
     tasks = resolve_tasks(cfg.env, cfg.tasks)
     cameras = tuple(c.strip() for c in cfg.cameras.split(",") if c.strip())
-    policy_spec = PolicySpec(cfg.policy, cfg.device)
+    policy_spec = PolicySpec(cfg.policy, cfg.device, cfg.n_action_steps)
     declared = _check_checkpoint(cfg, cameras, tasks[0]) if policy_spec.kind == "checkpoint" else None
     if not cfg.image_size:
         cfg.image_size = declared or DEFAULT_IMAGE_SIZE

@@ -43,6 +43,9 @@ class PolicySpec:
 
     policy: str
     device: str = "cpu"
+    # Checkpoints only: execute this many actions of each predicted chunk before predicting the next
+    # (0 = the checkpoint's own n_action_steps).
+    n_action_steps: int = 0
 
     @property
     def kind(self) -> str:
@@ -221,7 +224,7 @@ def load_checkpoint_processors(path: str | Path, device: str) -> tuple[Any, Any]
 class CheckpointPolicy:
     """A trained policy (LeRobot API: ``reset()``, ``select_action(batch) -> (B, A)``) driven from env obs."""
 
-    def __init__(self, path: str, device: str = "cpu", policy: Any | None = None) -> None:
+    def __init__(self, path: str, device: str = "cpu", policy: Any | None = None, n_action_steps: int = 0) -> None:
         import torch
 
         self.name = Path(path).name
@@ -236,6 +239,11 @@ class CheckpointPolicy:
             self.policy.to(self.device)
         if hasattr(self.policy, "eval"):
             self.policy.eval()
+        if n_action_steps:
+            chunk = getattr(self.policy.config, "chunk_size", n_action_steps)
+            if not 1 <= n_action_steps <= chunk:
+                raise UserError(f"--n_action_steps={n_action_steps}: must be in 1..{chunk} (the chunk size of {path})")
+            self.policy.config.n_action_steps = n_action_steps
         self._checked: set[int] = set()
 
     def reset(self, seed: int | None = None) -> None:
@@ -269,7 +277,7 @@ def make_policy(spec: PolicySpec) -> EvalPolicy:
         return ExpertPolicy()
     if spec.policy == "random":
         return RandomPolicy()
-    return CheckpointPolicy(spec.policy, spec.device)
+    return CheckpointPolicy(spec.policy, spec.device, n_action_steps=spec.n_action_steps)
 
 
 def instruction_of(env: gym.Env) -> str:

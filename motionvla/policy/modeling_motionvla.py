@@ -68,8 +68,11 @@ class MotionVLAPolicy(PreTrainedPolicy):
         return self.parameters()
 
     def reset(self) -> None:
-        """Clear the action queue (call at the start of each episode)."""
-        self._action_queue.clear()
+        """Clear the action queue (call at the start of each episode); picks up a changed
+        ``config.n_action_steps`` (how many actions of each chunk are executed before replanning)."""
+        if not 1 <= self.config.n_action_steps <= self.config.chunk_size:
+            raise ValueError(f"n_action_steps must be in 1..chunk_size ({self.config.chunk_size}), got {self.config.n_action_steps}")
+        self._action_queue = deque(maxlen=self.config.n_action_steps)
 
     def encode(self, batch: dict) -> tuple[Tensor, Tensor]:
         """Backbone features for a batch/observation → ``(hidden (B, L, D), mask (B, L) bool)``."""

@@ -165,3 +165,26 @@ def test_real_tiny_checkpoint_end_to_end(tmp_path, capsys):
     assert main(["eval", f"--policy={tmp_path / 'wrong'}", "--tasks=lift_red", f"--out={tmp_path / 'o2'}"]) == 2
     err = capsys.readouterr().err.strip()
     assert "8-dim observation.state" in err and "4-dim" in err
+
+
+def test_n_action_steps_override_replans_more_often(tmp_path):
+    from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
+    from motionvla.evaluation.policies import PolicySpec, make_policy
+
+    torch.manual_seed(0)
+    config = MotionVLAConfig(image_size=32, device="cpu", num_inference_steps=2, state_dim=4, action_dim=4, chunk_size=6,
+                             n_action_steps=6)
+    MotionVLAPolicy(config).save_pretrained(tmp_path / "tiny")
+    env = sim_envs.make("lift_red", image_size=32)
+    obs, _ = env.reset(seed=0)
+    for steps, expected_chunks in ((0, 2), (2, 6)):  # 0 = the checkpoint's own 6
+        policy = make_policy(PolicySpec(str(tmp_path / "tiny"), n_action_steps=steps))
+        calls = []
+        original = policy.policy.predict_action_chunk
+        policy.policy.predict_action_chunk = lambda batch, **kw: calls.append(1) or original(batch, **kw)
+        policy.reset(seed=0)
+        for _ in range(12):
+            assert policy.act(obs, env).shape == (4,)
+        assert len(calls) == expected_chunks
+    with pytest.raises(UserError, match="n_action_steps=7"):
+        make_policy(PolicySpec(str(tmp_path / "tiny"), n_action_steps=7))
