@@ -79,6 +79,17 @@ def tiny_lm_config(config: MotionVLAConfig, vocab_size: int) -> Qwen2Config:
     )
 
 
+def upcycle_language_model(lm: nn.Module, config: MotionVLAConfig) -> list[str]:
+    """Turn ``lm``'s gated MLPs into MoE layers as ``config.moe`` says (none if ``num_experts == 0``);
+    returns the replaced modules' names."""
+    moe = config.moe
+    if moe.num_experts == 0:
+        return []
+    planner = (dict(min_tokens=moe.min_tokens, imbalance_threshold=moe.imbalance_threshold, alpha=moe.alpha)
+               if moe.dispatcher == "llep" else {})
+    return upcycle_to_moe(lm, moe.num_experts, moe.top_k, dispatcher=moe.dispatcher, **planner)
+
+
 class TinyVLMBackbone(nn.Module):
     """Tiny vision-language backbone: char text tokens + conv image tokens + a state token → Qwen2 decoder.
 
@@ -96,15 +107,7 @@ class TinyVLMBackbone(nn.Module):
         self.vision = TinyVisionEncoder(d, config.image_token_grid)
         self.state_proj = nn.Linear(config.state_dim, d)
         self.lm = Qwen2Model(tiny_lm_config(config, vocab_size))
-        self.moe_layers: list[str] = []
-        if config.moe.num_experts > 0:
-            planner = (
-                dict(min_tokens=config.moe.min_tokens, imbalance_threshold=config.moe.imbalance_threshold, alpha=config.moe.alpha)
-                if config.moe.dispatcher == "llep" else {}
-            )
-            self.moe_layers = upcycle_to_moe(
-                self.lm, config.moe.num_experts, config.moe.top_k, dispatcher=config.moe.dispatcher, **planner
-            )
+        self.moe_layers = upcycle_language_model(self.lm, config)
 
     @property
     def hidden_size(self) -> int:

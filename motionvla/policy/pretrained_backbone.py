@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoModel, AutoProcessor, PretrainedConfig
 
-from motionvla.moe import upcycle_to_moe
+from motionvla.policy.backbone import upcycle_language_model
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 
 # Qwen-VL wraps each image's placeholder in vision start/end markers (its chat format).
@@ -58,14 +58,7 @@ class PretrainedVLMBackbone(nn.Module):
         self._hidden_size = text_hidden_size(self.vlm.config)
         self.state_proj = nn.Linear(config.state_dim, self._hidden_size)
         self.max_text_tokens = config.max_text_tokens
-        self.moe_layers: list[str] = []
-        if config.moe.num_experts > 0:
-            planner = (
-                dict(min_tokens=config.moe.min_tokens, imbalance_threshold=config.moe.imbalance_threshold, alpha=config.moe.alpha)
-                if config.moe.dispatcher == "llep" else {}
-            )
-            self.moe_layers = upcycle_to_moe(text_model_of(self.vlm), config.moe.num_experts, config.moe.top_k,
-                                             dispatcher=config.moe.dispatcher, **planner)
+        self.moe_layers = upcycle_language_model(text_model_of(self.vlm), config)
 
     @property
     def hidden_size(self) -> int:
