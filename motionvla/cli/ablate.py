@@ -73,9 +73,11 @@ def _run_one(cfg: Config, variant: str, seed: int) -> dict[str, Any]:
                                              train=train, flow=cfg.flow))
     train_s = time.perf_counter() - t
     print(f"\n=== {run_dir.name}: evaluate ===")
+    image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
+    cameras = ",".join(k.removeprefix("observation.images.") for k in image_keys)
     info = eval_cli.run(eval_cli.Config(policy=trained["pretrained_dir"], episodes=cfg.eval_episodes,
                                         workers=cfg.eval_workers, out=str(run_dir / "eval"), image_size=cfg.image_size,
-                                        videos_per_task=0, overwrite=True))
+                                        cameras=cameras, videos_per_task=0, overwrite=True))
     info["train_seconds"] = train_s
     return {"eval": info, "metrics": read_metrics(run_dir / "train")}
 

@@ -114,3 +114,23 @@ def test_unknown_option_and_existing_output(demos, trained, capsys, train_args):
     assert "did you mean --policy.chunk_size" in capsys.readouterr().err
     assert main(train_args(trained)) == 2
     assert "already holds checkpoints" in capsys.readouterr().err
+
+
+def test_default_cameras_are_all_of_the_datasets_front_first():
+    from types import SimpleNamespace
+
+    from motionvla.policy import MotionVLAConfig
+    from motionvla.errors import UserError
+    from motionvla.policy.training import configure_from_dataset
+
+    image = {"dtype": "image", "shape": [32, 32, 3], "names": ["height", "width", "channels"]}
+    features = {"observation.images.wrist": image, "observation.images.front": image,
+                "observation.state": {"dtype": "float32", "shape": [4], "names": None},
+                "action": {"dtype": "float32", "shape": [4], "names": None}}
+    meta = SimpleNamespace(features=features)
+    config = configure_from_dataset(MotionVLAConfig(device="cpu"), meta, "ds")
+    assert config.image_keys == ["observation.images.front", "observation.images.wrist"]
+    only_wrist = configure_from_dataset(MotionVLAConfig(device="cpu", image_keys=["observation.images.wrist"]), meta, "ds")
+    assert only_wrist.image_keys == ["observation.images.wrist"]
+    with pytest.raises(UserError, match="no camera"):
+        configure_from_dataset(MotionVLAConfig(device="cpu", image_keys=["observation.images.top"]), meta, "ds")
