@@ -6,6 +6,7 @@ hits both alike; the script prints medians and the ratios dual-head / action-onl
 
     .venv/bin/python benchmarks/policy_speed.py                 # the quickstart's tiny policy, 64x64, CPU
     .venv/bin/python benchmarks/policy_speed.py --threads 1 --rounds 40
+    .venv/bin/python benchmarks/policy_speed.py --cameras 2     # front + wrist, as make demo trains
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import torch
 from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
 
 
-def build(motion_weight: float, image_size: int, seed: int = 0) -> MotionVLAPolicy:
+def build(motion_weight: float, image_size: int, cameras: int, seed: int = 0) -> MotionVLAPolicy:
     torch.manual_seed(seed)
-    # The tabletop's sizes: 4-dim state and action, one 64x64 camera (what `make demo` trains).
-    return MotionVLAPolicy(MotionVLAConfig(image_size=image_size, state_dim=4, action_dim=4, device="cpu", flow_max_magnitude=1.0,
-                                           motion_weight=motion_weight))
+    # The tabletop's sizes: 4-dim state and action, 64x64 cameras (`make demo` trains on front + wrist).
+    keys = ["observation.images.front", "observation.images.wrist", "observation.images.top"][:cameras]
+    return MotionVLAPolicy(MotionVLAConfig(image_size=image_size, image_keys=keys, state_dim=4, action_dim=4, device="cpu",
+                                           flow_max_magnitude=1.0, motion_weight=motion_weight))
 
 
 def time_inference(policy: MotionVLAPolicy, obs: dict) -> float:
@@ -49,12 +51,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size (inference uses 1)")
     parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--cameras", type=int, default=1, choices=(1, 2, 3), help="2 = front + wrist, as in make demo")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    policies = {"action-only": build(0.0, args.image_size), "dual-head": build(1.0, args.image_size)}
+    policies = {k: build(w, args.image_size, args.cameras) for k, w in (("action-only", 0.0), ("dual-head", 1.0))}
     config = policies["dual-head"].config
     obs = config.fake_batch(1, seed=1, with_targets=False)
     batch = config.fake_batch(args.batch_size, seed=2)
@@ -86,7 +89,7 @@ def main() -> None:
         "infer_ratio": round(med["infer_dual-head_ms"] / med["infer_action-only_ms"], 3),
         "train_ratio": round(med["train_dual-head_ms"] / med["train_action-only_ms"], 3),
         "params": params,
-        "config": {"image_size": args.image_size, "batch_size": args.batch_size, "threads": args.threads,
+        "config": {"image_size": args.image_size, "cameras": args.cameras, "batch_size": args.batch_size, "threads": args.threads,
                    "rounds": args.rounds, "num_inference_steps": config.num_inference_steps,
                    "chunk_size": config.chunk_size, "motion": [config.motion_frames, config.motion_resolution,
                                                                config.motion_patch_size, config.motion_layers]},
