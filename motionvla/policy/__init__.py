@@ -1,7 +1,8 @@
 """Dual-head motion-aware VLA policy: VLM backbone + flow-matching action expert + training-only motion DiT.
 
 - :mod:`~motionvla.policy.configuration_motionvla`: ``MotionVLAConfig`` (lerobot type ``motionvla``), ``fake_batch``.
-- :mod:`~motionvla.policy.backbone`: tiny in-process VLM, real-size builders (meta / from_pretrained).
+- :mod:`~motionvla.policy.backbone`: tiny in-process VLM, meta-device builder.
+- :mod:`~motionvla.policy.pretrained_backbone`: real VLMs (model + processor) via from_pretrained.
 - :mod:`~motionvla.policy.action_head`: π0-style action expert.
 - :mod:`~motionvla.policy.motion_head`: diffusers DiT over stacked motion images (reusable by the forecaster).
 - :mod:`~motionvla.policy.flow_matching`: the shared flow-matching schedule.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel, Qwen2Config, Qwen2Model
+from transformers import AutoModel, PretrainedConfig, PreTrainedModel, Qwen2Config, Qwen2Model
 
 from motionvla.moe import upcycle_to_moe
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
@@ -161,27 +161,10 @@ def build_backbone_on_meta(model_config: PretrainedConfig) -> tuple[PreTrainedMo
     return model, n
 
 
-def load_pretrained_backbone(name: str, **kwargs) -> tuple[PreTrainedModel, object]:
-    """Load a real VLM (e.g. ``Qwen/Qwen2.5-VL-3B-Instruct``) and its processor with ``from_pretrained``.
-
-    Needs the weights locally or network access to the hub. Returns ``(model, processor)``.
-    """
-    from transformers import AutoProcessor
-
-    model = AutoModel.from_pretrained(name, **kwargs)
-    processor = AutoProcessor.from_pretrained(name)
-    return model, processor
-
-
-def pretrained_config(name: str) -> PretrainedConfig:
-    """``AutoConfig.from_pretrained(name)`` (needs a local copy or the hub)."""
-    return AutoConfig.from_pretrained(name)
-
-
 def qwen2_5_vl_3b_config() -> PretrainedConfig:
     """An explicit config with the published shapes of ``Qwen/Qwen2.5-VL-3B-Instruct`` (no download).
 
-    For sizing and meta-device tests; real use reads the hub's config via :func:`pretrained_config`.
+    For sizing and meta-device tests; real use loads the hub's own config with the model.
     """
     from transformers import Qwen2_5_VLConfig
 

@@ -56,6 +56,7 @@ class PretrainedVLMBackbone(nn.Module):
             self.vlm = AutoModel.from_config(model_config)
             self.processor = None
         self._hidden_size = text_hidden_size(self.vlm.config)
+        self._image_placeholder = self._placeholder_for(self.processor) if self.processor is not None else ""
         self.state_proj = nn.Linear(config.state_dim, self._hidden_size)
         self.max_text_tokens = config.max_text_tokens
         self.moe_layers = upcycle_language_model(text_model_of(self.vlm), config)
@@ -64,11 +65,12 @@ class PretrainedVLMBackbone(nn.Module):
     def hidden_size(self) -> int:
         return self._hidden_size
 
-    def _image_placeholder(self) -> str:
-        tokens = getattr(self.processor.tokenizer, "get_vocab", dict)()
-        if "<|vision_start|>" in tokens:
+    @staticmethod
+    def _placeholder_for(processor: Any) -> str:
+        # Once, at construction: get_vocab() builds a dict of the whole vocabulary (~150k entries for Qwen).
+        if "<|vision_start|>" in processor.tokenizer.get_vocab():
             return _QWEN_IMAGE
-        return self.processor.image_token
+        return processor.image_token
 
     def encode(self, images: list[Tensor], tasks: list[str], state: Tensor) -> tuple[Tensor, Tensor]:
         """``images``: one ``(B, 3, H, W)`` float tensor in [0, 1] per camera; ``tasks``: B instructions;
@@ -77,7 +79,7 @@ class PretrainedVLMBackbone(nn.Module):
         if self.processor is None:
             raise RuntimeError("this backbone was built from a config only (no processor); load it with from_pretrained")
         b = state.shape[0]
-        placeholder = self._image_placeholder() * len(images)
+        placeholder = self._image_placeholder * len(images)
         inputs = self.processor(
             images=[[cam[i] for cam in images] for i in range(b)],
             text=[placeholder + task for task in tasks],
