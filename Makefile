@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	  "$$python" -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,ray]"
 	@touch $(STAMP)
 
 clean:

@@ -17,11 +17,18 @@ from motionvla.flow.codec import (
 from motionvla.flow.errors import FlowConfigError
 from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
 from motionvla.flow.metrics import angular_error, end_point_error
-from motionvla.flow.relative import homography_flow, remove_camera_motion
+from motionvla.flow.relative import (
+    CameraFit,
+    fit_camera_motion,
+    homography_flow,
+    remove_camera_motion,
+    subtract_camera_motion,
+)
 from motionvla.flow.visualize import color_wheel, motion_strip
 
 __all__ = [
     "METHODS",
+    "CameraFit",
     "UINT8_EPE_BOUND",
     "FlowConfigError",
     "FlowEstimator",
@@ -29,6 +36,7 @@ __all__ = [
     "color_wheel",
     "end_point_error",
     "estimate_flow",
+    "fit_camera_motion",
     "flow_to_motion_image",
     "flow_to_motion_image_float",
     "homography_flow",
@@ -36,4 +44,5 @@ __all__ = [
     "motion_image_to_flow",
     "motion_strip",
     "remove_camera_motion",
+    "subtract_camera_motion",
 ]
