@@ -68,6 +68,7 @@ def pipeline_run(name: str, cfg, extra: dict | None = None) -> dict:
     considered = summary["clips"]["considered"]
     busy = sum(summary["stage_seconds"].values())
     return {"name": name, "workers": cfg.workers, "engine": cfg.engine, "seconds": seconds, "wall_s": round(wall, 3),
+            "startup_s": summary["startup_seconds"],
             "kept": summary["samples"], "considered": considered, "clips_per_s": summary["clips_per_s"],
             "considered_per_s": round(ratio(considered, seconds), 3), "stage_seconds": summary["stage_seconds"],
             # stage time summed over workers / (workers x run time): how busy the workers were
@@ -147,20 +148,22 @@ def reader_speed(folder: str, shard_bytes: int, loader_workers: int, batch_size:
 def print_report(result: dict) -> None:
     runs = result["pipeline"]
     print(f"\npipeline, {result['set']}")
-    print(f"{'run':<30}{'seconds':>8}{'kept':>6}{'clips/s':>9}{'consid.':>8}{'consid./s':>10}{'busy':>6}")
+    print(f"{'run':<30}{'start-up':>9}{'seconds':>8}{'kept':>6}{'clips/s':>9}{'consid.':>8}{'consid./s':>10}{'busy':>6}")
     for r in runs:
-        print(f"{r['name']:<30}{r['seconds']:>8.2f}{r['kept']:>6}{r['clips_per_s']:>9.2f}{r['considered']:>8}"
-              f"{r['considered_per_s']:>10.2f}{r['busy_fraction']:>6.2f}")
+        print(f"{r['name']:<30}{r['startup_s']:>9.2f}{r['seconds']:>8.2f}{r['kept']:>6}{r['clips_per_s']:>9.2f}"
+              f"{r['considered']:>8}{r['considered_per_s']:>10.2f}{r['busy_fraction']:>6.2f}")
     warm = next((r for r in runs if "ray_init_s" in r), None)
     if warm:
         print(f"ray.init(num_cpus=2) alone: {warm['ray_init_s']:.2f} s (outside the warm run's seconds)")
-    print("busy = stage seconds summed over workers / (workers x seconds)")
+    print("start-up = workers spawned, imports, decoder processes started (ray.init too, cold); seconds = the work "
+          "after it, which clips/s divides; busy = stage seconds summed over workers / (workers x seconds)")
     for key, value in result["ratios"].items():
         print(f"{key:<42}{value:>6.3f}")
 
     stages, total = runs[0]["stage_seconds"], runs[0]["seconds"]
-    print(f"\nstage split, 1 worker (total run {total:.2f} s; decode includes starting the decoder process; "
-          "other = run - stages: shard commit, books, fsyncs)")
+    print(f"\nstage split, 1 worker (total run {total:.2f} s after start-up; decode = waiting for the "
+          "decoder process, whose decoding overlaps the previous video's flow; other = run - stages: shard commit, "
+          "books, fsyncs)")
     other = total - sum(stages.values())
     for name, sec in [*stages.items(), ("other", other)]:
         print(f"  {name:<12}{sec:>8.2f} s {100 * sec / total:>6.1f} %")

@@ -46,6 +46,7 @@ class PrepConfig:
     raft_updates: int = 6
     relative: bool = True  # remove camera motion (homography + RANSAC)
     ransac_threshold_px: float = 1.0
+    camera_grid_px: int = 8  # the homography is fitted to the flow sampled every this many pixels
     # filters
     motion_threshold_px: float = 0.5  # a pixel "moves" above this relative-flow magnitude
     min_moving_fraction: float = 0.002  # keep a clip if some future flow has at least this share of moving pixels
@@ -70,7 +71,8 @@ class PrepConfig:
         for name, accepted in choices.items():
             if getattr(self, name) not in accepted:
                 raise UserError(f"--{name}={getattr(self, name)!r} is not accepted; use one of {', '.join(accepted)}")
-        positive = ("frames_in", "future", "stride", "size", "videos_per_shard", "workers", "raft_updates")
+        positive = ("frames_in", "future", "stride", "size", "videos_per_shard", "workers", "raft_updates",
+                    "camera_grid_px")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise UserError(f"--{name} must be >= 1, got {getattr(self, name)}")

@@ -188,9 +188,17 @@ def _decoder_main(conn) -> None:
             return
         if req is None:
             return
+        frames, times = [], []
         try:
             for item in iter_decoded_chunks(req):
-                conn.send(("chunk", item) if not isinstance(item, dict) else ("done", item))
+                if isinstance(item, dict):
+                    # One message at the end: the child finishes decoding without waiting for the parent to
+                    # read (a pipe holds 64 KB), which is what lets it decode the next video ahead.
+                    conn.send(("done", (frames, times, item)))
+                else:
+                    frames.append(item[0])
+                    times.append(item[1])
+                    conn.send(("progress", len(item[0])))  # a few bytes: the watchdog's sign of life
         except DecodeFailure as fail:
             conn.send(("fail", (fail.status, fail.reason, fail.detail)))
         except Exception as err:  # noqa: BLE001 -- any decoder surprise is this input's failure, not the run's
@@ -200,14 +208,18 @@ def _decoder_main(conn) -> None:
 class DecoderProcess:
     """A long-lived child process that decodes one video at a time, restarted after a hang or a crash.
 
-    ``decode(req, timeout_s)`` raises :class:`DecodeFailure` (``decode_timeout`` when the child sends nothing
-    for ``timeout_s`` seconds -- it is then killed; ``decoder_crashed`` when it dies).
+    ``submit(req)`` starts decoding (so the child can decode the next video while the caller computes on
+    this one); ``result(timeout_s)`` waits for it. ``decode`` = both. Failures raise :class:`DecodeFailure`:
+    ``decode_timeout`` when the child shows no progress for ``timeout_s`` seconds (it is then killed),
+    ``decoder_crashed`` when it dies.
     """
 
     def __init__(self) -> None:
         self._ctx = mp.get_context("spawn")  # never fork a process that may hold threads (tqdm, torch, OpenCV)
         self._proc = None
         self._conn = None
+        self._pending: DecodeRequest | None = None
+        self._early_failure: DecodeFailure | None = None
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
@@ -224,30 +236,48 @@ class DecoderProcess:
             self._conn.close()
         self._proc = self._conn = None
 
-    def decode(self, req: DecodeRequest, timeout_s: float) -> DecodedVideo:
-        check_file(req.path)  # cheap failures need no round trip
+    def ensure_started(self) -> None:
         if self._proc is None or not self._proc.is_alive():
             self._kill()
             self._start()
-        frames, times = [], []
+
+    def submit(self, req: DecodeRequest) -> None:
+        if self._pending is not None or self._early_failure is not None:
+            raise RuntimeError("DecoderProcess.submit: collect the previous result first")
         try:
-            self._conn.send(req)
+            check_file(req.path)  # cheap failures need no round trip
+        except DecodeFailure as fail:
+            self._early_failure = fail
+            return
+        self.ensure_started()
+        self._conn.send(req)
+        self._pending = req
+
+    def result(self, timeout_s: float) -> DecodedVideo:
+        if self._early_failure is not None:
+            fail, self._early_failure = self._early_failure, None
+            raise fail
+        req, self._pending = self._pending, None
+        if req is None:
+            raise RuntimeError("DecoderProcess.result: nothing was submitted")
+        try:
             while True:
                 if not self._conn.poll(timeout_s):
                     self._kill()
                     raise DecodeFailure("failed", "decode_timeout", f"no progress for {timeout_s:g} s; decoder killed")
                 kind, payload = self._conn.recv()
-                if kind == "chunk":
-                    frames.append(payload[0])
-                    times.append(payload[1])
-                elif kind == "done":
-                    return _assemble(req, frames, times, payload)
-                else:
+                if kind == "done":
+                    return _assemble(req, *payload)
+                if kind == "fail":
                     raise DecodeFailure(*payload)
         except (EOFError, BrokenPipeError, ConnectionResetError):
             code = self._proc.exitcode if self._proc is not None else None
             self._kill()
             raise DecodeFailure("failed", "decoder_crashed", f"decoder exited with {code}") from None
+
+    def decode(self, req: DecodeRequest, timeout_s: float) -> DecodedVideo:
+        self.submit(req)
+        return self.result(timeout_s)
 
     def close(self) -> None:
         if self._conn is not None:

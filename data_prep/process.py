@@ -7,6 +7,7 @@ and the config, so a group redone after a crash produces the same bytes.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class PairFlow:
 
     flow: np.ndarray  # float32 (2, S, S): relative when the config asks for it, else total
     fit: CameraFit | None
+    moving_fraction: float  # share of pixels moving more than the config's motion_threshold_px
 
 
 def clip_starts(num_frames: int, cfg: PrepConfig) -> list[int]:
@@ -67,11 +69,11 @@ class VideoProcessor:
     def close(self) -> None:
         self.decoder.close()
 
-    def _decode(self, item: VideoInput) -> DecodedVideo:
+    def start_decode(self, item: VideoInput) -> None:
+        """Hands ``item`` to the decoder process, which decodes it while this process works on another."""
         cfg = self.cfg
-        req = DecodeRequest(item.path, cfg.fps, cfg.estimation_size, cfg.resize, item.start, item.end,
-                            cfg.max_source_pixels)
-        return self.decoder.decode(req, cfg.decode_timeout_s)
+        self.decoder.submit(DecodeRequest(item.path, cfg.fps, cfg.estimation_size, cfg.resize, item.start, item.end,
+                                          cfg.max_source_pixels))
 
     def _pair_flows(self, frames: np.ndarray, pairs: list[int]) -> dict[int, PairFlow]:
         cfg = self.cfg
@@ -83,18 +85,21 @@ class VideoProcessor:
             t = time.perf_counter()
             fit = None
             if cfg.relative:
-                fit = fit_camera_motion(flow, ransac_reproj_threshold=cfg.ransac_threshold_px)
+                fit = fit_camera_motion(flow, ransac_reproj_threshold=cfg.ransac_threshold_px,
+                                        grid_step=cfg.camera_grid_px)
                 flow = subtract_camera_motion(flow, fit)
             flow = resize_flow(flow, cfg.size)
             self.timing["homography"] += time.perf_counter() - t
-            out[i] = PairFlow(flow, fit)
+            t = time.perf_counter()
+            moving = float((np.hypot(flow[0], flow[1]) > cfg.motion_threshold_px).mean())
+            self.timing["filter"] += time.perf_counter() - t
+            out[i] = PairFlow(flow, fit, moving)
         return out
 
     def _clip_verdict(self, pairs: list[PairFlow]) -> tuple[str | None, dict]:
         """``(filter reason or None, clip statistics)`` for a clip's future pairs."""
         cfg = self.cfg
-        moving = [float((np.hypot(p.flow[0], p.flow[1]) > cfg.motion_threshold_px).mean()) for p in pairs]
-        stats = {"moving_fraction": max(moving)}
+        stats = {"moving_fraction": max(p.moving_fraction for p in pairs)}
         fits = [p.fit for p in pairs if p.fit is not None]
         if fits:
             stats["inlier_ratio"] = min(f.inlier_ratio for f in fits)
@@ -107,21 +112,27 @@ class VideoProcessor:
             return "too_little_motion", stats
         return None, stats
 
-    def process(self, item: VideoInput, writer: ShardWriter) -> dict:
-        """Processes one input, writes its samples to ``writer`` and returns its record (never raises for a
-        bad input: the record says what happened)."""
+    def process(self, item: VideoInput, writer: ShardWriter, next_item: VideoInput | None = None) -> dict:
+        """Processes one input (whose decode :meth:`start_decode` started), starts decoding ``next_item``, writes
+        the samples to ``writer`` and returns the record. A bad input never raises: its record says why."""
         started = time.perf_counter()
         record = {"input": item.index, "id": item.id, "path": item.path, "source": item.source,
                   "status": "ok", "reason": "", "samples": 0}
+        video, failure = None, None
         try:
-            t = time.perf_counter()
-            video = self._decode(item)
-            self.timing["decode"] += time.perf_counter() - t
-            record.update(self._samples(item, video, writer))
+            video = self.decoder.result(self.cfg.decode_timeout_s)
         except DecodeFailure as fail:
-            record.update(status=fail.status, reason=fail.reason, detail=fail.detail)
-        except Exception as err:  # noqa: BLE001 -- an unexpected error costs this input, recorded, not the run
-            record.update(status="failed", reason="processing_error", detail=f"{type(err).__name__}: {err}")
+            failure = fail
+        self.timing["decode"] += time.perf_counter() - started  # the wait: decoding overlaps the previous video
+        if next_item is not None:
+            self.start_decode(next_item)
+        if failure is not None:
+            record.update(status=failure.status, reason=failure.reason, detail=failure.detail)
+        else:
+            try:
+                record.update(self._samples(item, video, writer))
+            except Exception as err:  # noqa: BLE001 -- an unexpected error costs this input, recorded, not the run
+                record.update(status="failed", reason="processing_error", detail=f"{type(err).__name__}: {err}")
         record["seconds"] = round(time.perf_counter() - started, 4)
         return record
 
@@ -142,10 +153,11 @@ class VideoProcessor:
             stored = np.stack([cv2.resize(f, (cfg.size, cfg.size), interpolation=cv2.INTER_AREA) for f in video.frames])
         filtered: Counter = Counter()
         kept_stats: list[dict] = []
-        t = time.perf_counter()
         for t0 in starts:
+            t = time.perf_counter()
             future = [flows[i] for i in range(t0, t0 + cfg.future)]
             reason, stats = self._clip_verdict(future)
+            self.timing["filter"] += time.perf_counter() - t
             if reason:
                 filtered[reason] += 1
                 continue
@@ -159,11 +171,12 @@ class VideoProcessor:
                             "homography": np.round(p.fit.homography, 8).tolist()} for p in future if p.fit],
                 "moving_fraction": round(stats["moving_fraction"], 5),
             }
+            t = time.perf_counter()
             frames_in = stored[t0 - cfg.frames_in + 1:t0 + 1].transpose(0, 3, 1, 2)
             past_flow = np.stack(past) if past else np.zeros((0, 2, cfg.size, cfg.size), np.float32)
             writer.write(encode_sample(sample_key(item.id, t0), frames_in, np.stack([p.flow for p in future]),
                                        past_flow, item.caption or "", meta))
-        self.timing["write"] += time.perf_counter() - t
+            self.timing["write"] += time.perf_counter() - t
         result = {**info, "samples": len(kept_stats), "clips_filtered": dict(sorted(filtered.items()))}
         if kept_stats:
             result["moving_fraction"] = round(float(np.mean([s["moving_fraction"] for s in kept_stats])), 5)
@@ -188,6 +201,13 @@ def _processor(cfg: PrepConfig) -> VideoProcessor:
     return _PROCESSOR
 
 
+def warm_up(cfg: PrepConfig) -> int:
+    """Builds this worker's processor and starts its decoder process (what a worker's first video would pay);
+    returns the worker's pid."""
+    _processor(cfg).decoder.ensure_started()
+    return os.getpid()
+
+
 def process_group(cfg: PrepConfig, group: int, items: list[VideoInput]) -> dict:
     """Processes a group of inputs into ``shard-<group>.tar`` (atomically). Returns ``{"group", "records",
     "shard", "timing"}``; ``shard`` is None when no input of the group gave a sample."""
@@ -196,8 +216,10 @@ def process_group(cfg: PrepConfig, group: int, items: list[VideoInput]) -> dict:
     path = Path(cfg.out) / SHARD_PATTERN.format(group)
     records = []
     with ShardWriter(path) as writer:
-        for item in items:
-            records.append(proc.process(item, writer))
+        if items:
+            proc.start_decode(items[0])
+        for n, item in enumerate(items):
+            records.append(proc.process(item, writer, items[n + 1] if n + 1 < len(items) else None))
         written = writer.commit()
     return {"group": group, "records": records, "shard": path.name if written else None,
             "timing": dict(proc.timing)}

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from data_prep.config import PrepConfig
 from data_prep.decode import die_with_parent
-from data_prep.process import process_group
+from data_prep.process import process_group, warm_up
 from data_prep.records import OutputLock, append_records, compute_stats, prepare_output, read_records
 from data_prep.sources import VideoInput, list_inputs
 from motionvla.errors import UserError
@@ -42,11 +42,14 @@ def _worker_init() -> None:
     die_with_parent()
 
 
-def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None]) -> None:
+def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None],
+               on_started: Callable[[], None]) -> None:
     if cfg.workers == 1:
         from data_prep import process
 
         try:
+            warm_up(cfg)
+            on_started()
             for group, items in groups:
                 on_done(process_group(cfg, group, items))
         finally:
@@ -57,10 +60,15 @@ def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], N
     import multiprocessing as mp
 
     queue = [(g, 1) for g in groups]
+    started = False
     while queue:
         broken: list[tuple[Group, int]] = []
         # spawn: the parent holds threads (tqdm, torch), and forking a threaded process can deadlock the child
         with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+            if not started:  # start-up (spawning, imports, decoder processes) is timed apart from the work
+                wait([pool.submit(warm_up, cfg) for _ in range(cfg.workers)])
+                on_started()
+                started = True
             running = {}
             while queue or running:
                 while queue and len(running) < 2 * cfg.workers:
@@ -86,7 +94,8 @@ def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], N
         queue.sort(key=lambda entry: entry[0][0])
 
 
-def _run_ray(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None]) -> None:
+def _run_ray(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None],
+             on_started: Callable[[], None]) -> None:
     try:
         import ray
     except ImportError:
@@ -98,6 +107,9 @@ def _run_ray(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], Non
     try:
         remote = ray.remote(num_cpus=1, max_retries=MAX_GROUP_ATTEMPTS - 1)(process_group)
         cfg_ref = ray.put(cfg)
+        warm = ray.remote(num_cpus=1)(warm_up)
+        ray.get([warm.remote(cfg_ref) for _ in range(cfg.workers)])
+        on_started()
         pending = list(groups)
         running = {}
         in_flight = max(2 * cfg.workers, int(ray.cluster_resources().get("CPU", 1)) * 2)
@@ -124,7 +136,9 @@ def plan_groups(items: Iterable[VideoInput], videos_per_shard: int) -> list[Grou
 
 
 def run_prep(cfg: PrepConfig) -> dict:
-    """Runs (or resumes) a prep job; returns the stats (as written to ``stats.json``) plus run figures."""
+    """Runs (or resumes) a prep job; returns the stats (as written to ``stats.json``) plus run figures:
+    ``startup_seconds`` (workers and decoders started), ``seconds`` (the work after that, which ``clips_per_s``
+    divides), ``wall_seconds`` (both), ``stage_seconds`` (summed over workers)."""
     cfg.validate()
     out = Path(cfg.out).expanduser()
     items = list_inputs(cfg.source, cfg.input, cfg.labels, cfg.min_caption_chars)
@@ -141,7 +155,11 @@ def run_prep(cfg: PrepConfig) -> dict:
         todo = sum(len(g[1]) for g in groups)
         timing: Counter = Counter()
         new_samples = 0
-        started = time.perf_counter()
+        launched = started = time.perf_counter()
+
+        def on_started() -> None:
+            nonlocal started
+            started = time.perf_counter()
         bar = tqdm(total=len(items), initial=len(items) - todo, unit="video", disable=not cfg.progress,
                    desc="prep", dynamic_ncols=True)
 
@@ -156,14 +174,20 @@ def run_prep(cfg: PrepConfig) -> dict:
             bar.set_postfix(clips_per_s=f"{new_samples / elapsed:.1f}", refresh=False)
 
         try:
-            (_run_ray if cfg.engine == "ray" else _run_local)(cfg, groups, on_done)
+            if groups:
+                (_run_ray if cfg.engine == "ray" else _run_local)(cfg, groups, on_done, on_started)
+            else:
+                on_started()
         finally:
             bar.close()
-        elapsed = time.perf_counter() - started
+        finished = time.perf_counter()
+        elapsed = finished - started
         stats = compute_stats(out, records, len(items))
     missing = len(items) - stats["accounted"]
     if missing:  # every engine path records every input; this guards the books themselves
         raise RuntimeError(f"{missing} inputs have no record in {out / 'manifest.jsonl'}")
     return {**stats, "resumed": resumed, "processed_inputs": todo, "new_samples": new_samples,
-            "seconds": round(elapsed, 3), "clips_per_s": round(new_samples / elapsed, 3) if elapsed else 0.0,
+            "startup_seconds": round(started - launched, 3), "seconds": round(elapsed, 3),
+            "wall_seconds": round(finished - launched, 3),
+            "clips_per_s": round(new_samples / elapsed, 3) if elapsed else 0.0,
             "stage_seconds": {k: round(v, 3) for k, v in sorted(timing.items())}}

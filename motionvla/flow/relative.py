@@ -4,6 +4,7 @@ RANSAC and subtract the flow it induces, leaving the motion of things that move 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -13,13 +14,22 @@ import torch
 MIN_POINTS = 8  # findHomography needs 4; ask for a little more so one bad grid cell cannot dictate the fit
 
 
+@functools.lru_cache(maxsize=16)
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only float64 pixel coordinates ``(xs, ys)``; cached because every frame pair of a video needs them."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    xs.setflags(write=False)
+    ys.setflags(write=False)
+    return xs, ys
+
+
 def homography_flow(homography: np.ndarray, height: int, width: int) -> np.ndarray:
     """The flow ``H(p) - p`` a homography induces on every pixel ``p = (x, y)`` of an ``height x width`` image.
 
     Returns:
         float64 ``(2, H, W)`` in pixels, x then y.
     """
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    xs, ys = _pixel_grid(int(height), int(width))
     h = np.asarray(homography, dtype=np.float64)
     w = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]
     u = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / w - xs
