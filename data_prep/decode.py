@@ -7,15 +7,18 @@ kills it when it makes no progress for ``timeout_s``. A hang or a crash then cos
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import stat
+import subprocess
+import sys
+from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+STARTUP_TIMEOUT_S = 120.0  # a decoder process that has not imported PyAV by then is broken
 CHUNK_FRAMES = 32  # frames per message from the decoder child; each message is progress for the watchdog
 
 
@@ -100,7 +103,9 @@ def iter_decoded_chunks(req: DecodeRequest):
         if not container.streams.video:
             raise DecodeFailure("failed", "no_video_stream", "the file has no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # one decoder thread per slice; frame threading adds latency, not speed here
+        # One thread: parallelism comes from the workers (and from decoding ahead of the flow), and FFmpeg's
+        # default of a thread per core would oversubscribe the cores the workers already fill.
+        stream.codec_context.thread_count = 1
         width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
         if width * height > req.max_source_pixels:
             raise DecodeFailure("skipped", "resolution_too_large",
@@ -178,12 +183,20 @@ def die_with_parent() -> None:
         pass
 
 
-def _decoder_main(conn) -> None:
+def _decoder_main() -> None:
+    """The child's loop: requests arrive on stdin, replies leave on the original stdout (``print`` and FFmpeg
+    logs go to stderr, so nothing else can land in the reply stream)."""
     die_with_parent()
     cv2.setNumThreads(1)
+    import av  # noqa: F401 -- loaded now, while the worker warms up, not on the first video
+
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    requests, conn = Connection(0, writable=False), Connection(reply_fd, readable=False)
+    conn.send(("ready", os.getpid()))
     while True:
         try:
-            req = conn.recv()
+            req = requests.recv()
         except EOFError:
             return
         if req is None:
@@ -215,29 +228,42 @@ class DecoderProcess:
     """
 
     def __init__(self) -> None:
-        self._ctx = mp.get_context("spawn")  # never fork a process that may hold threads (tqdm, torch, OpenCV)
-        self._proc = None
-        self._conn = None
+        self._proc: subprocess.Popen | None = None
+        self._conn: Connection | None = None  # replies from the child
+        self._requests: Connection | None = None
         self._pending: DecodeRequest | None = None
         self._early_failure: DecodeFailure | None = None
 
     def _start(self) -> None:
-        parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_decoder_main, args=(child,), daemon=True, name="motionvla-decoder")
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        # A fresh interpreter running this module, not a multiprocessing child: it never re-imports the
+        # caller's __main__ (which breaks for stdin scripts and re-runs unguarded ones), and it never forks a
+        # process that may hold threads (tqdm, torch, OpenCV).
+        self._proc = subprocess.Popen([sys.executable, "-m", "data_prep.decode"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, close_fds=True)
+        self._requests = Connection(os.dup(self._proc.stdin.fileno()), readable=False)
+        self._conn = Connection(os.dup(self._proc.stdout.fileno()), writable=False)
+        self._proc.stdin.close()
+        self._proc.stdout.close()
+        try:  # wait until it has imported FFmpeg: start-up belongs to warm-up, not to the first video
+            ready = self._conn.poll(STARTUP_TIMEOUT_S) and self._conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            code = self._proc.poll()
+            self._kill()
+            raise DecodeFailure("failed", "decoder_crashed", f"the decoder process did not start (exit {code})")
 
     def _kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(timeout=5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+            self._proc.wait(timeout=5)
+        for conn in (self._conn, self._requests):
+            if conn is not None:
+                conn.close()
+        self._proc = self._conn = self._requests = None
 
     def ensure_started(self) -> None:
-        if self._proc is None or not self._proc.is_alive():
+        if self._proc is None or self._proc.poll() is not None:
             self._kill()
             self._start()
 
@@ -250,7 +276,12 @@ class DecoderProcess:
             self._early_failure = fail
             return
         self.ensure_started()
-        self._conn.send(req)
+        try:
+            self._requests.send(req)
+        except (BrokenPipeError, OSError):  # the child died while idle: a new one takes the request
+            self._kill()
+            self._start()
+            self._requests.send(req)
         self._pending = req
 
     def result(self, timeout_s: float) -> DecodedVideo:
@@ -271,7 +302,7 @@ class DecoderProcess:
                 if kind == "fail":
                     raise DecodeFailure(*payload)
         except (EOFError, BrokenPipeError, ConnectionResetError):
-            code = self._proc.exitcode if self._proc is not None else None
+            code = self._proc.poll() if self._proc is not None else None
             self._kill()
             raise DecodeFailure("failed", "decoder_crashed", f"decoder exited with {code}") from None
 
@@ -280,13 +311,12 @@ class DecoderProcess:
         return self.result(timeout_s)
 
     def close(self) -> None:
-        if self._conn is not None:
+        if self._requests is not None:
             try:
-                self._conn.send(None)
-            except (BrokenPipeError, OSError):
+                self._requests.send(None)
+                self._proc.wait(timeout=2)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 pass
-        if self._proc is not None:
-            self._proc.join(timeout=2)
         self._kill()
 
     def __enter__(self) -> DecoderProcess:
@@ -295,6 +325,9 @@ class DecoderProcess:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+if __name__ == "__main__":
+    _decoder_main()
 
 __all__ = ["DecodeFailure", "DecodeRequest", "DecodedVideo", "DecoderProcess", "check_file", "decode_video",
            "die_with_parent", "iter_decoded_chunks"]

@@ -8,6 +8,7 @@ work redone after a crash or on another machine gives the same bytes, and no two
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -38,8 +39,19 @@ def _failed_group(group: Group, reason: str, detail: str) -> dict:
             "shard": None, "timing": {}}
 
 
-def _worker_init() -> None:
+_START_BARRIER = None  # set in each pool worker: warm-up tasks meet there, so each worker warms up once
+
+
+def _worker_init(barrier=None) -> None:
+    global _START_BARRIER
     die_with_parent()
+    _START_BARRIER = barrier
+
+
+def _warm_up_pool_worker(cfg: PrepConfig) -> int:
+    pid = warm_up(cfg)
+    _START_BARRIER.wait(timeout=600)  # hold this worker until every worker has warmed up
+    return pid
 
 
 def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None],
@@ -57,34 +69,45 @@ def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], N
                 process._PROCESSOR.close()
                 process._PROCESSOR = None
         return
-    import multiprocessing as mp
-
     queue = [(g, 1) for g in groups]
     started = False
+    ctx = mp.get_context("spawn")  # the parent holds threads (tqdm, torch): forking it can deadlock the child
     while queue:
         broken: list[tuple[Group, int]] = []
-        # spawn: the parent holds threads (tqdm, torch), and forking a threaded process can deadlock the child
-        with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+        barrier = ctx.Barrier(cfg.workers)
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=(barrier,)) as pool:
             if not started:  # start-up (spawning, imports, decoder processes) is timed apart from the work
-                wait([pool.submit(warm_up, cfg) for _ in range(cfg.workers)])
+                warm = [pool.submit(_warm_up_pool_worker, cfg) for _ in range(cfg.workers)]
+                wait(warm)
+                errors = [f.exception() for f in warm if f.exception() is not None]
+                if errors:
+                    raise UserError(f"the {cfg.workers} worker processes could not start ({errors[0]!r}); a script "
+                                    "that calls run_prep needs an `if __name__ == '__main__':` guard")
                 on_started()
                 started = True
             running = {}
-            while queue or running:
-                while queue and len(running) < 2 * cfg.workers:
-                    group, attempt = queue.pop(0)
-                    running[pool.submit(process_group, cfg, group[0], group[1])] = (group, attempt)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    group, attempt = running.pop(future)
-                    try:
-                        on_done(future.result())
-                    except BrokenProcessPool:
-                        broken.append((group, attempt))
-                    except Exception as err:  # noqa: BLE001 -- recorded per input; the run goes on
-                        on_done(_failed_group(group, "worker_error", f"{type(err).__name__}: {err}"))
-                if broken:
-                    break
+            try:
+                while queue or running:
+                    while queue and len(running) < 2 * cfg.workers:
+                        group, attempt = queue[0]
+                        suspect_running = any(a > 1 for _, a in running.values())
+                        if suspect_running or (attempt > 1 and running):
+                            break  # a group that was in flight when a worker died is retried alone
+                        running[pool.submit(process_group, cfg, group[0], group[1])] = (group, attempt)
+                        queue.pop(0)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        group, attempt = running.pop(future)
+                        try:
+                            on_done(future.result())
+                        except BrokenProcessPool:
+                            broken.append((group, attempt))
+                        except Exception as err:  # noqa: BLE001 -- recorded per input; the run goes on
+                            on_done(_failed_group(group, "worker_error", f"{type(err).__name__}: {err}"))
+                    if broken:
+                        break
+            except BrokenProcessPool:  # raised by submit once a worker has died
+                pass
             broken += list(running.values())
         for group, attempt in broken:
             if attempt >= MAX_GROUP_ATTEMPTS:
@@ -137,8 +160,9 @@ def plan_groups(items: Iterable[VideoInput], videos_per_shard: int) -> list[Grou
 
 def run_prep(cfg: PrepConfig) -> dict:
     """Runs (or resumes) a prep job; returns the stats (as written to ``stats.json``) plus run figures:
-    ``startup_seconds`` (workers and decoders started), ``seconds`` (the work after that, which ``clips_per_s``
-    divides), ``wall_seconds`` (both), ``stage_seconds`` (summed over workers)."""
+    ``startup_seconds`` (workers and decoders started), ``seconds`` (from then to the last result, which
+    ``clips_per_s`` divides), ``wall_seconds`` (all, shut-down included), ``stage_seconds`` (summed over
+    workers)."""
     cfg.validate()
     out = Path(cfg.out).expanduser()
     items = list_inputs(cfg.source, cfg.input, cfg.labels, cfg.min_caption_chars)
@@ -155,16 +179,16 @@ def run_prep(cfg: PrepConfig) -> dict:
         todo = sum(len(g[1]) for g in groups)
         timing: Counter = Counter()
         new_samples = 0
-        launched = started = time.perf_counter()
+        launched = started = last_result = time.perf_counter()
 
         def on_started() -> None:
-            nonlocal started
-            started = time.perf_counter()
+            nonlocal started, last_result
+            started = last_result = time.perf_counter()
         bar = tqdm(total=len(items), initial=len(items) - todo, unit="video", disable=not cfg.progress,
                    desc="prep", dynamic_ncols=True)
 
         def on_done(result: dict) -> None:
-            nonlocal new_samples
+            nonlocal new_samples, last_result
             append_records(out, result["records"])
             records.update({r["input"]: r for r in result["records"]})
             timing.update(result.get("timing", {}))
@@ -172,6 +196,7 @@ def run_prep(cfg: PrepConfig) -> dict:
             bar.update(len(result["records"]))
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.set_postfix(clips_per_s=f"{new_samples / elapsed:.1f}", refresh=False)
+            last_result = time.perf_counter()
 
         try:
             if groups:
@@ -181,7 +206,7 @@ def run_prep(cfg: PrepConfig) -> dict:
         finally:
             bar.close()
         finished = time.perf_counter()
-        elapsed = finished - started
+        elapsed = last_result - started  # pool and Ray shut-down count in wall_seconds, like start-up
         stats = compute_stats(out, records, len(items))
     missing = len(items) - stats["accounted"]
     if missing:  # every engine path records every input; this guards the books themselves

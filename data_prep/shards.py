@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import webdataset as wds
 
 FLOW_DTYPE = np.float16
 SAMPLE_MEMBERS = ("frames.npy", "flow.npy", "past_flow.npy", "json")
@@ -81,8 +82,6 @@ class ShardWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
-        import webdataset as wds
-
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._handle = open(self.tmp, "wb")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -87,3 +88,39 @@ def test_ray_engine_gives_the_same_shards_as_the_process_pool(synth_set, tmp_pat
         assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
     records = {r["id"]: r for r in read_manifest(tmp_path / "ray")}
     assert len(records) == 9 and records["gone"]["reason"] == "missing_file"
+
+
+CRASHING_RUN = '''
+import os, sys
+from data_prep import process
+from data_prep.config import PrepConfig
+from data_prep.runner import run_prep
+
+_samples = process.VideoProcessor._samples
+
+
+def crash_on_one_video(self, item, video, writer):  # the worker process dies on this input, hard
+    if item.id == sys.argv[3]:
+        os._exit(3)
+    return _samples(self, item, video, writer)
+
+
+process.VideoProcessor._samples = crash_on_one_video  # spawned workers re-import this module, so they get it too
+if __name__ == "__main__":
+    run_prep(PrepConfig(input=sys.argv[1], out=sys.argv[2], size=64, flow_size=128, videos_per_shard=1, workers=2,
+                        motion_threshold_px=0.15, progress=False))
+'''
+
+
+def test_a_worker_that_dies_costs_only_its_own_input(synth_set, tmp_path):
+    synth = synth_set()
+    script = tmp_path / "crashing_run.py"
+    script.write_text(CRASHING_RUN)
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, str(script), str(synth / "manifest.jsonl"), str(out), "synth_000002"],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = {r["id"]: r for r in read_manifest(out)}
+    assert len(records) == 6
+    assert (records["synth_000002"]["status"], records["synth_000002"]["reason"]) == ("failed", "worker_crashed")
+    assert all(r["status"] != "failed" for vid, r in records.items() if vid != "synth_000002")
