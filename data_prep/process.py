@@ -91,7 +91,7 @@ class VideoProcessor:
             flow = resize_flow(flow, cfg.size)
             self.timing["homography"] += time.perf_counter() - t
             t = time.perf_counter()
-            moving = float((np.hypot(flow[0], flow[1]) > cfg.motion_threshold_px).mean())
+            moving = float((flow[0] * flow[0] + flow[1] * flow[1] > cfg.motion_threshold_px ** 2).mean())
             self.timing["filter"] += time.perf_counter() - t
             out[i] = PairFlow(flow, fit, moving)
         return out

@@ -24,9 +24,9 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 import webdataset as wds
 
-FLOW_DTYPE = np.float16
 SAMPLE_MEMBERS = ("frames.npy", "flow.npy", "past_flow.npy", "json")
 SHARD_PATTERN = "shard-{:06d}.tar"
 
@@ -36,6 +36,12 @@ def sample_key(video_id: str, t0: int) -> str:
     readable = re.sub(r"[^A-Za-z0-9_-]+", "_", video_id).strip("_")[:48] or "video"
     digest = hashlib.sha1(video_id.encode("utf-8")).hexdigest()[:10]
     return f"{readable}_{digest}-{t0:06d}"
+
+
+def to_float16(array: np.ndarray) -> np.ndarray:
+    """float16 with round-to-nearest-even, the same values as ``astype(np.float16)``; through torch because
+    numpy converts element by element (2 ms for one 256² sample's flows, against 0.2 ms)."""
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(torch.float16).numpy()
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -50,8 +56,8 @@ def encode_sample(key: str, frames: np.ndarray, flow: np.ndarray, past_flow: np.
     return {
         "__key__": key,
         "frames.npy": _npy(frames.astype(np.uint8, copy=False)),
-        "flow.npy": _npy((flow / flow_scale).astype(FLOW_DTYPE)),
-        "past_flow.npy": _npy((past_flow / flow_scale).astype(FLOW_DTYPE)),
+        "flow.npy": _npy(to_float16(flow / flow_scale)),
+        "past_flow.npy": _npy(to_float16(past_flow / flow_scale)),
         "json": json.dumps({"caption": caption, "meta": {**meta, "flow_scale": flow_scale}},
                            ensure_ascii=False, sort_keys=True).encode("utf-8"),
     }
