@@ -94,6 +94,43 @@ def ray_runs(manifest: Path, tmp: Path, args: argparse.Namespace) -> list[dict]:
     return [cold, warm]
 
 
+def _dis_loop(frames, repeats: int) -> float:
+    import cv2
+
+    from motionvla.flow import FlowEstimator
+
+    cv2.setNumThreads(1)
+    estimator = FlowEstimator("dis", dis_preset="medium")
+    estimator(frames[0], frames[1])
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for i in range(len(frames) - 1):
+            estimator(frames[i], frames[i + 1])
+    return time.perf_counter() - start
+
+
+def flow_kernel_scaling(manifest: Path, cfg, repeats: int = 4) -> dict:
+    """The ceiling for 2-process scaling on this machine: DIS alone on the same frames, 1 process vs 2 at once
+    (no pipeline, no I/O). Two vCPUs need not give twice the compute of one (shared caches, memory, SMT)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from data_prep.decode import DecodeRequest, decode_video
+    from data_prep.sources import list_inputs
+
+    item = next(i for i in list_inputs(cfg.source, cfg.input, cfg.labels, 3) if i.verdict is None)
+    frames = decode_video(DecodeRequest(item.path, cfg.fps, cfg.size)).frames
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(_dis_loop, [frames, frames], [1, 1]))  # start both workers (imports) outside the timing
+        one = pool.submit(_dis_loop, frames, repeats).result()
+        start = time.perf_counter()
+        list(pool.map(_dis_loop, [frames, frames], [repeats, repeats]))
+        two = time.perf_counter() - start
+    pairs = repeats * (len(frames) - 1)
+    return {"pairs_per_process": pairs, "one_process_s": round(one, 3), "two_processes_s": round(two, 3),
+            "scaling": round(2 * one / two, 3)}
+
+
 def flow_only(manifest: Path, cfg) -> dict:
     """FlowEstimator alone on the pairs ``VideoProcessor._samples`` estimates, frames decoded beforehand."""
     import cv2
@@ -181,18 +218,21 @@ def print_report(result: dict) -> None:
     print(f"{'':<36}{'samples':>8}{'seconds':>9}{'samples/s':>10}{'MB/s':>8}")
     for r in result["reader"]:
         print(f"{r['name']:<36}{r['samples']:>8}{r['seconds']:>9.2f}{r['samples_per_s']:>10.1f}{r['mb_per_s']:>8.1f}")
+    k = result["flow_kernel_scaling"]
+    print(f"\nceiling: DIS alone, {k['pairs_per_process']} pairs per process, 1 process {k['one_process_s']:.2f} s, "
+          f"2 processes at once {k['two_processes_s']:.2f} s -> 2-process scaling x{k['scaling']:.3f} on this machine")
     print(f"\nbytes per sample: {runs[0]['bytes_per_sample']:,} ({runs[0]['shard_bytes'] / 1e6:.1f} MB in shards)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="synth size = prep size (no resizing)")
-    parser.add_argument("--videos", type=int, default=32)
+    parser.add_argument("--videos", type=int, default=64)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--fps", type=float, default=12.0, help="synth fps = prep fps (frame indices match)")
     parser.add_argument("--camera-motion", default="pan,zoom,roll")
     parser.add_argument("--camera-fraction", type=float, default=0.5, help="share of videos with camera motion")
-    parser.add_argument("--videos-per-shard", type=int, default=4, help="one group (task) per shard")
+    parser.add_argument("--videos-per-shard", type=int, default=16, help="one group (task) per shard (prep default)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of 1w / 2w / flow-only")
     parser.add_argument("--quick", action="store_true", help="tiny run (4 videos, 128x128, 16 frames)")
@@ -235,12 +275,14 @@ def main() -> None:
         fo = middle["fo"]
         ratios["pipeline_1w / flow_only (target >= 0.7)"] = statistics.median(r["vs_flow_only"] for r in rounds)
         reader = reader_speed(one["out"], one["shard_bytes"], loader_workers=2, batch_size=8)
+        kernel = flow_kernel_scaling(manifest, prep_config(manifest, tmp / "unused", args))
     result = {
         "command": " ".join([sys.executable, *sys.argv]), "machine": machine_description(),
         "set": f"{args.videos} videos x {args.frames} frames at {args.size}x{args.size}, {args.fps:g} fps, "
                f"DIS medium, relative flow, default filters",
         "pipeline": [{k: v for k, v in r.items() if k != "out"} for r in runs],
         "ratios": {k: round(v, 3) for k, v in ratios.items()}, "flow_only": fo, "reader": reader,
+        "flow_kernel_scaling": kernel,
         "rounds": [{"w1_clips_per_s": r["w1"]["clips_per_s"], "w2_clips_per_s": r["w2"]["clips_per_s"],
                     "flow_only_clips_per_s": r["fo"]["clips_per_s"], "scaling": round(r["scaling"], 3),
                     "vs_flow_only": round(r["vs_flow_only"], 3)} for r in rounds],

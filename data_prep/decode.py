@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
 
@@ -221,8 +222,8 @@ def _decoder_main() -> None:
 class DecoderProcess:
     """A long-lived child process that decodes one video at a time, restarted after a hang or a crash.
 
-    ``submit(req)`` starts decoding (so the child can decode the next video while the caller computes on
-    this one); ``result(timeout_s)`` waits for it. ``decode`` = both. Failures raise :class:`DecodeFailure`:
+    ``submit(req, timeout_s)`` starts decoding (so the child decodes the next video while the caller computes
+    on this one); ``result()`` waits for it. ``decode`` = both. Failures raise :class:`DecodeFailure`:
     ``decode_timeout`` when the child shows no progress for ``timeout_s`` seconds (it is then killed),
     ``decoder_crashed`` when it dies.
     """
@@ -231,7 +232,7 @@ class DecoderProcess:
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None  # replies from the child
         self._requests: Connection | None = None
-        self._pending: DecodeRequest | None = None
+        self._collector: tuple[threading.Thread, dict] | None = None
         self._early_failure: DecodeFailure | None = None
 
     def _start(self) -> None:
@@ -267,8 +268,10 @@ class DecoderProcess:
             self._kill()
             self._start()
 
-    def submit(self, req: DecodeRequest) -> None:
-        if self._pending is not None or self._early_failure is not None:
+    def submit(self, req: DecodeRequest, timeout_s: float) -> None:
+        """Starts decoding ``req``; a thread of this process collects the reply as it arrives, so the frames
+        cross the pipe while the caller computes, not when it asks for them."""
+        if self._collector is not None or self._early_failure is not None:
             raise RuntimeError("DecoderProcess.submit: collect the previous result first")
         try:
             check_file(req.path)  # cheap failures need no round trip
@@ -282,33 +285,52 @@ class DecoderProcess:
             self._kill()
             self._start()
             self._requests.send(req)
-        self._pending = req
+        box: dict = {}
+        self._collector = (threading.Thread(target=self._collect, args=(req, timeout_s, box), daemon=True), box)
+        self._collector[0].start()
 
-    def result(self, timeout_s: float) -> DecodedVideo:
+    def _collect(self, req: DecodeRequest, timeout_s: float, box: dict) -> None:
+        conn = self._conn
+        try:
+            while True:
+                if not conn.poll(timeout_s):
+                    box["failure"] = DecodeFailure("failed", "decode_timeout",
+                                                   f"no progress for {timeout_s:g} s; decoder killed")
+                    box["kill"] = True
+                    return
+                kind, payload = conn.recv()
+                if kind == "done":
+                    box["video"] = _assemble(req, *payload)
+                    return
+                if kind == "fail":
+                    box["failure"] = DecodeFailure(*payload)
+                    return
+        except (EOFError, OSError):
+            box["failure"] = DecodeFailure("failed", "decoder_crashed", "the decoder process died")
+            box["kill"] = True
+
+    def result(self) -> DecodedVideo:
+        """The submitted video's frames; raises :class:`DecodeFailure` (the child is killed and restarted
+        lazily after a timeout or a crash)."""
         if self._early_failure is not None:
             fail, self._early_failure = self._early_failure, None
             raise fail
-        req, self._pending = self._pending, None
-        if req is None:
+        if self._collector is None:
             raise RuntimeError("DecoderProcess.result: nothing was submitted")
-        try:
-            while True:
-                if not self._conn.poll(timeout_s):
-                    self._kill()
-                    raise DecodeFailure("failed", "decode_timeout", f"no progress for {timeout_s:g} s; decoder killed")
-                kind, payload = self._conn.recv()
-                if kind == "done":
-                    return _assemble(req, *payload)
-                if kind == "fail":
-                    raise DecodeFailure(*payload)
-        except (EOFError, BrokenPipeError, ConnectionResetError):
+        (thread, box), self._collector = self._collector, None
+        thread.join()
+        if box.get("kill"):
             code = self._proc.poll() if self._proc is not None else None
             self._kill()
-            raise DecodeFailure("failed", "decoder_crashed", f"decoder exited with {code}") from None
+            if box["failure"].reason == "decoder_crashed":
+                box["failure"] = DecodeFailure("failed", "decoder_crashed", f"decoder exited with {code}")
+        if "failure" in box:
+            raise box["failure"]
+        return box["video"]
 
     def decode(self, req: DecodeRequest, timeout_s: float) -> DecodedVideo:
-        self.submit(req)
-        return self.result(timeout_s)
+        self.submit(req, timeout_s)
+        return self.result()
 
     def close(self) -> None:
         if self._requests is not None:

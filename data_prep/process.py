@@ -73,7 +73,7 @@ class VideoProcessor:
         """Hands ``item`` to the decoder process, which decodes it while this process works on another."""
         cfg = self.cfg
         self.decoder.submit(DecodeRequest(item.path, cfg.fps, cfg.estimation_size, cfg.resize, item.start, item.end,
-                                          cfg.max_source_pixels))
+                                          cfg.max_source_pixels), cfg.decode_timeout_s)
 
     def _pair_flows(self, frames: np.ndarray, pairs: list[int]) -> dict[int, PairFlow]:
         cfg = self.cfg
@@ -120,7 +120,7 @@ class VideoProcessor:
                   "status": "ok", "reason": "", "samples": 0}
         video, failure = None, None
         try:
-            video = self.decoder.result(self.cfg.decode_timeout_s)
+            video = self.decoder.result()
         except DecodeFailure as fail:
             failure = fail
         self.timing["decode"] += time.perf_counter() - started  # the wait: decoding overlaps the previous video

@@ -44,7 +44,10 @@ _START_BARRIER = None  # set in each pool worker: warm-up tasks meet there, so e
 
 def _worker_init(barrier=None) -> None:
     global _START_BARRIER
+    import torch
+
     die_with_parent()
+    torch.set_num_threads(1)  # parallelism comes from the workers (Ray sets OMP_NUM_THREADS=1 for its tasks)
     _START_BARRIER = barrier
 
 

@@ -23,8 +23,8 @@ import os
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
-import torch
 import webdataset as wds
 
 SAMPLE_MEMBERS = ("frames.npy", "flow.npy", "past_flow.npy", "json")
@@ -39,9 +39,11 @@ def sample_key(video_id: str, t0: int) -> str:
 
 
 def to_float16(array: np.ndarray) -> np.ndarray:
-    """float16 with round-to-nearest-even, the same values as ``astype(np.float16)``; through torch because
-    numpy converts element by element (2 ms for one 256² sample's flows, against 0.2 ms)."""
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(torch.float16).numpy()
+    """float16 with round-to-nearest-even, the same bits as ``astype(np.float16)`` (tested), through OpenCV:
+    numpy converts element by element (2 ms for one 256² sample's flows, against 0.14 ms), and torch would
+    start an OpenMP thread pool whose spinning threads steal the other workers' cores."""
+    flat = np.ascontiguousarray(array, dtype=np.float32).reshape(-1, array.shape[-1] if array.ndim else 1)
+    return cv2.convertFp16(flat).view(np.float16).reshape(array.shape)
 
 
 def _npy(array: np.ndarray) -> bytes:

@@ -107,3 +107,11 @@ def test_bad_folders_are_clear_errors(shards, tmp_path):
         FlowShardDataset(tmp_path / "empty")
     with pytest.raises(UserError, match="weights must be 1 positive"):
         FlowShardDataset(shards[0], weights=[1, 2])
+
+
+def test_float16_conversion_matches_numpy_bit_for_bit():
+    from data_prep.shards import to_float16
+
+    x = np.random.default_rng(0).normal(0, 40, (3, 2, 16, 24)).astype(np.float32)
+    x.flat[:4] = [65519.0, 1e-8, -0.0, 2.5e-5]
+    assert np.array_equal(to_float16(x).view(np.uint16), x.astype(np.float16).view(np.uint16))
