@@ -42,6 +42,8 @@ def to_float16(array: np.ndarray) -> np.ndarray:
     """float16 with round-to-nearest-even, the same bits as ``astype(np.float16)`` (tested), through OpenCV:
     numpy converts element by element (2 ms for one 256² sample's flows, against 0.14 ms), and torch would
     start an OpenMP thread pool whose spinning threads steal the other workers' cores."""
+    if array.size == 0:  # e.g. no past flow with frames_in = 1 (OpenCV returns None for an empty matrix)
+        return np.zeros(array.shape, np.float16)
     flat = np.ascontiguousarray(array, dtype=np.float32).reshape(-1, array.shape[-1] if array.ndim else 1)
     return cv2.convertFp16(flat).view(np.float16).reshape(array.shape)
 

@@ -115,3 +115,4 @@ def test_float16_conversion_matches_numpy_bit_for_bit():
     x = np.random.default_rng(0).normal(0, 40, (3, 2, 16, 24)).astype(np.float32)
     x.flat[:4] = [65519.0, 1e-8, -0.0, 2.5e-5]
     assert np.array_equal(to_float16(x).view(np.uint16), x.astype(np.float16).view(np.uint16))
+    assert to_float16(np.zeros((0, 2, 4, 4), np.float32)).shape == (0, 2, 4, 4)  # no past flow (frames_in = 1)
