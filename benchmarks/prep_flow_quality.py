@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 METHODS = {"dis ultrafast": {"flow": "dis", "dis_preset": "ultrafast"}, "dis fast": {"flow": "dis", "dis_preset": "fast"},
-           "dis medium": {"flow": "dis", "dis_preset": "medium"}, "farneback": {"flow": "farneback"}}
+           "dis medium": {"flow": "dis", "dis_preset": "medium"},
+           "dis medium full-res": {"flow": "dis", "dis_preset": "medium", "dis_finest_scale": 0},
+           "farneback": {"flow": "farneback"}}
 KEEP_ALL = {"min_moving_fraction": 0.0, "min_inlier_ratio": 0.0, "max_camera_residual_px": 1e9}
 
 
@@ -108,10 +110,11 @@ def static_quality(synth: Path, tmp: Path, args: argparse.Namespace) -> dict:
     return rows
 
 
-def camera_quality(synth: Path, tmp: Path, args: argparse.Namespace) -> dict:
-    method = METHODS[args.method]
-    runs = {"relative": run_pipeline(synth, tmp / "camera_relative", args, relative=True, **KEEP_ALL, **method),
-            "total": run_pipeline(synth, tmp / "camera_total", args, relative=False, **KEEP_ALL, **method)}
+def camera_quality(synth: Path, tmp: Path, args: argparse.Namespace, name: str) -> dict:
+    method = METHODS[name]
+    tag = name.replace(" ", "_")
+    runs = {"relative": run_pipeline(synth, tmp / f"camera_relative_{tag}", args, relative=True, **KEEP_ALL, **method),
+            "total": run_pipeline(synth, tmp / f"camera_total_{tag}", args, relative=False, **KEEP_ALL, **method)}
     epe = EpeMean()
     clips: dict[str, int] = defaultdict(int)
     fits: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -136,7 +139,7 @@ def camera_quality(synth: Path, tmp: Path, args: argparse.Namespace) -> dict:
         row["residual_px_median"] = float(np.median([f[1] for f in pairs])) if pairs else float("nan")
         rows[group] = row
     stats = runs["relative"]["stats_json"]
-    return {"method": args.method, "by_kind": rows, "kept": {k: r["samples"] for k, r in runs.items()},
+    return {"method": name, "by_kind": rows, "kept": {k: r["samples"] for k, r in runs.items()},
             "considered": runs["relative"]["clips"]["considered"],
             "stats_json": {k: stats[k] for k in ("camera_inlier_ratio", "camera_residual_px", "clips")}}
 
@@ -147,7 +150,11 @@ def print_report(result: dict) -> None:
     for name, r in result["static"].items():
         print(f"{name:<16}{r['samples']:>8}{r['epe_all']:>9.3f}{r['epe_moving']:>12.3f}{r['seconds']:>8.1f}")
 
-    cam = result["camera"]
+    for cam in result["camera"].values():
+        print_camera(cam)
+
+
+def print_camera(cam: dict) -> None:
     print(f"\ncamera motion ({cam['method']}), every clip kept (relative {cam['kept']['relative']}, without "
           f"{cam['kept']['total']} of {cam['considered']}); EPE (px) vs ground-truth object flow")
     print(f"{'kind':<7}{'clips':>6} | {'mover rel':>9}{'without':>9}{'ratio':>7} | {'bg rel':>7}{'without':>9}"
@@ -172,7 +179,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="synth size = prep size (no resizing)")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--fps", type=float, default=12.0, help="synth fps = prep fps (frame indices match)")
-    parser.add_argument("--method", default="dis medium", choices=sorted(METHODS), help="flow for the camera set")
+    parser.add_argument("--methods", default="dis medium,dis medium full-res",
+                        help=f"flows for the camera set, comma-separated from: {', '.join(METHODS)}")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="tiny run (3 videos, 128x128, 16 frames)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
@@ -188,9 +196,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="prep_flow_quality_") as tmp_name:
         tmp = Path(tmp_name)
         static = static_quality(generate_set(tmp / "synth_static", args, ""), tmp, args)
-        camera = camera_quality(generate_set(tmp / "synth_camera", args, "pan,zoom,roll"), tmp, args)
+        camera_set = generate_set(tmp / "synth_camera", args, "pan,zoom,roll")
+        camera = {name: camera_quality(camera_set, tmp, args, name) for name in args.methods.split(",")}
     result = {"command": command, "machine": machine_description(), "static": static, "camera": camera,
-              "config": {k: getattr(args, k) for k in ("videos", "size", "frames", "fps", "method", "quick")}}
+              "config": {k: getattr(args, k) for k in ("videos", "size", "frames", "fps", "methods", "quick")}}
     print_report(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -41,6 +41,7 @@ class PrepConfig:
     flow: str = "dis"
     flow_size: int = 0  # 0 = estimate at `size`; else at this size, then resized to `size` with vectors rescaled
     dis_preset: str = "medium"
+    dis_finest_scale: int = -1  # -1 = the preset's (medium: half resolution); 0 = full resolution (~2.7x slower, finer)
     raft_weights: str = ""  # a local state-dict file (RAFT only; nothing is downloaded)
     raft_variant: str = "large"
     raft_updates: int = 6

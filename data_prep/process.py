@@ -61,7 +61,9 @@ class VideoProcessor:
     def __init__(self, cfg: PrepConfig) -> None:
         cv2.setNumThreads(1)  # parallelism comes from workers; OpenCV's threads would fight over the same cores
         self.cfg = cfg
-        self.estimator = FlowEstimator(cfg.flow, dis_preset=cfg.dis_preset, raft_weights=cfg.raft_weights or None,
+        dis_params = {"FinestScale": cfg.dis_finest_scale} if cfg.flow == "dis" and cfg.dis_finest_scale >= 0 else None
+        self.estimator = FlowEstimator(cfg.flow, dis_preset=cfg.dis_preset, dis_params=dis_params,
+                                       raft_weights=cfg.raft_weights or None,
                                        raft_variant=cfg.raft_variant, num_flow_updates=cfg.raft_updates)
         self.decoder = DecoderProcess()
         self.timing: Counter = Counter()
