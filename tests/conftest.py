@@ -1,7 +1,11 @@
-"""Fixtures shared across test folders: tiny recorded tabletop datasets and tiny policy options."""
+"""Fixtures shared across test folders: tiny recorded tabletop datasets, tiny policy options, synthetic
+captioned video sets."""
+
+from pathlib import Path
 
 import pytest
 
+from data_prep.synth import SynthVideosConfig, synth_videos
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 
 # Policy options that make training and evaluation take seconds on CPU.
@@ -27,5 +31,22 @@ def record_tiny_demos(tmp_path_factory):
             record_demos(cfg)
             made[tasks] = cfg
         return made[tasks]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory):
+    """``make(**cfg)``: a synthetic set written once per distinct config; returns its folder."""
+    made: dict[tuple, Path] = {}
+
+    def make(**kwargs) -> Path:
+        options = {"videos": 6, "size": 128, "frames": 16, "seed": 0, **kwargs}
+        key = tuple(sorted(options.items()))
+        if key not in made:
+            out = tmp_path_factory.mktemp("synth") / "set"
+            synth_videos(SynthVideosConfig(out=str(out), **options))
+            made[key] = out
+        return made[key]
 
     return make

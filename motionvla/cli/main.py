@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
     "synth-videos": ("motionvla.cli.synth_videos", "Write synthetic captioned videos (MP4 + WebM) with their ground-truth optical flow."),
     "prep": ("motionvla.cli.prep", "Captioned videos -> relative optical flow -> WebDataset shards, every input accounted for."),
+    "forecast train": ("motionvla.cli.forecast_train", "Train a future-flow forecaster on prep shards (accelerate; exact resume)."),
+    "forecast eval": ("motionvla.cli.forecast_eval", "Forecast error vs non-learned baselines and shuffled captions, per horizon."),
+    "forecast predict": ("motionvla.cli.forecast_predict", "Draw a forecaster's predicted motion for an image and a prompt."),
+    "forecast describe": ("motionvla.cli.forecast_describe", "Build a forecaster preset on the meta device; parameter counts per part."),
 }
 
 
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     name, options = argv[0], argv[1:]
+    if name == "forecast" and options and not options[0].startswith("-"):  # two-word commands
+        name, options = f"{name} {options[0]}", options[1:]
     if name not in COMMANDS:
         print(f"motionvla: unknown command {name!r}; accepted: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from motionvla.flow.codec import (
 )
 from motionvla.flow.errors import FlowConfigError
 from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
-from motionvla.flow.metrics import angular_error, end_point_error
+from motionvla.flow.metrics import angular_error, angular_error_map, end_point_error
 from motionvla.flow.relative import (
     CameraFit,
     fit_camera_motion,
@@ -33,6 +33,7 @@ __all__ = [
     "FlowConfigError",
     "FlowEstimator",
     "angular_error",
+    "angular_error_map",
     "color_wheel",
     "end_point_error",
     "estimate_flow",

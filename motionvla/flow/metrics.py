@@ -66,6 +66,18 @@ def end_point_error(
     return _masked_mean(per_pixel, mask)
 
 
+def angular_error_map(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Per-pixel angular error in degrees, ``(..., H, W)`` float32 tensor (see :func:`angular_error`)."""
+    p, t = _pair(pred, target)
+    up, vp = p[..., 0, :, :], p[..., 1, :, :]
+    ut, vt = t[..., 0, :, :], t[..., 1, :, :]
+    # atan2(|a x b|, a . b) rather than arccos of the normalised dot product: same angle, but accurate
+    # for the near-zero angles of good estimates (arccos loses half the digits near 1).
+    dot = up * ut + vp * vt + 1.0
+    cross = torch.stack((vp - vt, ut - up, up * vt - vp * ut), dim=-1)
+    return torch.rad2deg(torch.atan2(torch.linalg.vector_norm(cross, dim=-1), dot))
+
+
 def angular_error(
     pred: np.ndarray | torch.Tensor,
     target: np.ndarray | torch.Tensor,
@@ -83,12 +95,4 @@ def angular_error(
     Returns:
         Mean angle in degrees over the (masked) pixels; NaN for an all-False mask.
     """
-    p, t = _pair(pred, target)
-    up, vp = p[..., 0, :, :], p[..., 1, :, :]
-    ut, vt = t[..., 0, :, :], t[..., 1, :, :]
-    # atan2(|a x b|, a . b) rather than arccos of the normalised dot product: same angle, but accurate
-    # for the near-zero angles of good estimates (arccos loses half the digits near 1).
-    dot = up * ut + vp * vt + 1.0
-    cross = torch.stack((vp - vt, ut - up, up * vt - vp * ut), dim=-1)
-    angle = torch.atan2(torch.linalg.vector_norm(cross, dim=-1), dot)
-    return _masked_mean(torch.rad2deg(angle), mask)
+    return _masked_mean(angular_error_map(pred, target), mask)

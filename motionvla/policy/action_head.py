@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from motionvla.policy.flow_matching import euler_sample, flow_matching_loss, sinusoidal_embedding
+from motionvla.flow_forecast.flow_matching import euler_sample, flow_matching_loss, sinusoidal_embedding
 
 
 class ActionExpert(nn.Module):

@@ -1,8 +1,9 @@
 """VLM backbones: the in-process ``tiny`` one and builders for real-size presets.
 
-The tiny backbone reads ``[image tokens (per camera), text tokens, state token]`` and returns the language
+The tiny backbone reads ``[text tokens, image tokens (per camera), state token]`` and returns the language
 model's hidden states ``(B, L, D)`` with a validity mask ``(B, L)``. Everything is built from configs in
-process: no weights or tokenizer files are downloaded.
+process: no weights or tokenizer files are downloaded. Its parts (vision encoder, tokenizers, decoder
+config) live in :mod:`motionvla.vlm`, shared with the flow forecaster; this module adds the state token.
 """
 
 from __future__ import annotations
@@ -13,70 +14,12 @@ from transformers import AutoModel, PretrainedConfig, PreTrainedModel, Qwen2Conf
 
 from motionvla.moe import upcycle_to_moe
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
-from motionvla.policy.tokenizers import build_tokenizer
-
-class TinyVisionEncoder(nn.Module):
-    """Conv stem → ``grid × grid`` image tokens. A few convs are the cheapest stand-in for a ViT on CPU.
-
-    ``images (B, 3, H, W)`` in [0, 1] → ``tokens (B, grid² + keypoint_tokens, dim)``; any H, W (adaptive pooling).
-    Two coordinate channels (x, y in [-1, 1]) join the RGB input (CoordConv): pooled conv features
-    otherwise lose where in the image an object is, which is what a manipulation policy needs most.
-    """
-
-    def __init__(self, dim: int, grid: int, keypoint_tokens: int = 4) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(5, dim // 2, kernel_size=4, stride=4),
-            nn.GELU(),
-            nn.Conv2d(dim // 2, dim, kernel_size=3, padding=1),
-            nn.GELU(),
-        )
-        self.to_grid = nn.Sequential(
-            nn.Conv2d(dim, dim, kernel_size=3, stride=2, padding=1),
-            nn.GELU(),
-            nn.AdaptiveAvgPool2d(grid),
-        )
-        # Spatial-softmax keypoints (as in robomimic / Diffusion Policy): each channel's expected (x, y),
-        # a direct, sample-efficient read-out of where things are.
-        self.keypoint_tokens = keypoint_tokens
-        self.keypoints = nn.Linear(2 * dim, keypoint_tokens * dim) if keypoint_tokens else None
-        self.pos = nn.Parameter(torch.zeros(1, grid * grid + keypoint_tokens, dim))
-        nn.init.normal_(self.pos, std=0.02)
-
-    @staticmethod
-    def spatial_softmax(features: Tensor) -> Tensor:
-        """``(B, C, H, W)`` → expected coordinates ``(B, C, 2)`` (x, y in [-1, 1]) under a softmax per channel."""
-        b, c, h, w = features.shape
-        weights = features.flatten(2).softmax(dim=-1).view(b, c, h, w)
-        ys = torch.linspace(-1, 1, h, device=features.device, dtype=features.dtype)
-        xs = torch.linspace(-1, 1, w, device=features.device, dtype=features.dtype)
-        return torch.stack([(weights.sum(2) * xs).sum(-1), (weights.sum(3) * ys).sum(-1)], dim=-1)
-
-    def forward(self, images: Tensor) -> Tensor:
-        b, _, h, w = images.shape
-        ys = torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
-        feats = self.features(torch.cat([images * 2 - 1, xs, ys], dim=1))  # (B, dim, H/4, W/4)
-        tokens = self.to_grid(feats).flatten(2).transpose(1, 2)  # (B, grid², dim)
-        if self.keypoints is not None:
-            points = self.keypoints(self.spatial_softmax(feats).flatten(1)).view(b, self.keypoint_tokens, -1)
-            tokens = torch.cat([tokens, points], dim=1)
-        return tokens + self.pos
+from motionvla.vlm import TinyVisionEncoder, build_tokenizer, tiny_decoder_config
 
 
 def tiny_lm_config(config: MotionVLAConfig, vocab_size: int) -> Qwen2Config:
-    """A 2-layer Qwen2-style decoder config (SwiGLU MLPs without bias, so MoE upcycling applies)."""
-    return Qwen2Config(
-        vocab_size=vocab_size,
-        hidden_size=config.hidden_size,
-        intermediate_size=config.hidden_size * 2,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_kv_heads,
-        max_position_embeddings=512,
-        tie_word_embeddings=False,
-        attn_implementation="eager",
-    )
+    """The tiny backbone's Qwen2-style decoder config, shaped by ``config`` (see :func:`tiny_decoder_config`)."""
+    return tiny_decoder_config(config.hidden_size, config.num_layers, config.num_heads, config.num_kv_heads, vocab_size)
 
 
 def upcycle_language_model(lm: nn.Module, config: MotionVLAConfig) -> list[str]:
@@ -159,19 +102,3 @@ def build_backbone_on_meta(model_config: PretrainedConfig) -> tuple[PreTrainedMo
     n = sum(p.numel() for p in model.parameters())
     print(f"{type(model).__name__} ({getattr(model_config, 'model_type', '?')}): {n / 1e9:.2f}B parameters on meta")
     return model, n
-
-
-def qwen2_5_vl_3b_config() -> PretrainedConfig:
-    """An explicit config with the published shapes of ``Qwen/Qwen2.5-VL-3B-Instruct`` (no download).
-
-    For sizing and meta-device tests; real use loads the hub's own config with the model.
-    """
-    from transformers import Qwen2_5_VLConfig
-
-    return Qwen2_5_VLConfig(
-        text_config=dict(
-            hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
-            num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True,
-        ),
-        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=2048),
-    )

@@ -52,7 +52,7 @@ class MotionVLAConfig(PreTrainedConfig):
     state_dim: int = 8
     action_dim: int = 7
     max_text_tokens: int = 16
-    # Tiny backbone only: "word" (hashed word ids) or "char" (one token per character); see policy.tokenizers.
+    # Tiny backbone only: "word" (hashed word ids) or "char" (one token per character); see motionvla.vlm.tokenizers.
     tokenizer: str = "word"
 
     # Action chunking and flow matching (openpi conventions, REFERENCE §2).

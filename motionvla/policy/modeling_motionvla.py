@@ -20,10 +20,10 @@ from torch import Tensor
 from transformers import PretrainedConfig
 
 from motionvla.errors import UserError
+from motionvla.flow_forecast.motion_dit import MotionDiT, motion_targets
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.policy.motion_head import MotionHead, motion_targets
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -51,11 +51,13 @@ class MotionVLAPolicy(PreTrainedPolicy):
             config.action_dim, config.chunk_size, d, config.action_hidden_size, config.action_layers, config.action_heads
         )
         # The action-only baseline (motion_weight == 0) carries no motion head at all.
-        self.motion_head: MotionHead | None = None
+        self.motion_head: MotionDiT | None = None
         if config.motion_weight > 0:
-            self.motion_head = MotionHead(
-                config.motion_frames, config.motion_resolution, d, config.motion_patch_size,
-                config.motion_layers, config.motion_heads, config.motion_head_dim,
+            # The forecaster's DiT, conditioned on the backbone's features only (no image under x_t).
+            self.motion_head = MotionDiT(
+                config.motion_frames, config.motion_resolution, d, patch_size=config.motion_patch_size,
+                num_layers=config.motion_layers, num_heads=config.motion_heads, head_dim=config.motion_head_dim,
+                condition_channels=0,
             )
         self._action_queue: deque[Tensor] = deque(maxlen=config.n_action_steps)
 

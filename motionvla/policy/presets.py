@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from transformers import PretrainedConfig
 
-from motionvla.policy.backbone import qwen2_5_vl_3b_config
+from motionvla.vlm import qwen2_5_vl_3b_config
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 
 

@@ -20,22 +20,10 @@ from transformers import AutoModel, AutoProcessor, PretrainedConfig
 
 from motionvla.policy.backbone import upcycle_language_model
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
+from motionvla.vlm import text_hidden_size, text_model_of
 
 # Qwen-VL wraps each image's placeholder in vision start/end markers (its chat format).
 _QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
-
-
-def text_model_of(vlm: nn.Module) -> nn.Module:
-    """The language model inside a transformers VLM (where the MoE layers go; vision towers keep theirs)."""
-    for name in ("language_model", "text_model"):
-        if isinstance(getattr(vlm, name, None), nn.Module):
-            return getattr(vlm, name)
-    raise ValueError(f"{type(vlm).__name__}: cannot find its language model (no .language_model / .text_model)")
-
-
-def text_hidden_size(model_config: PretrainedConfig) -> int:
-    text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
-    return int(text.hidden_size)
 
 
 class PretrainedVLMBackbone(nn.Module):

@@ -55,7 +55,7 @@ def motion_comparison(policy: Any, preprocess: Any, items: list[dict[str, Any]],
     """
     from torch.utils.data import default_collate
 
-    from motionvla.policy.motion_head import motion_targets
+    from motionvla.flow_forecast.motion_dit import motion_targets
 
     cfg = policy.config
     batch = preprocess(default_collate(items))
@@ -97,7 +97,7 @@ def motion_forecast_error(policy: Any, preprocess: Any, items: list[dict[str, An
     from torch.utils.data import default_collate
 
     from motionvla.flow import end_point_error, motion_image_float_to_flow
-    from motionvla.policy.motion_head import motion_targets
+    from motionvla.flow_forecast.motion_dit import motion_targets
 
     cfg = policy.config
     k, r, m = cfg.motion_frames, cfg.motion_resolution, cfg.flow_max_magnitude

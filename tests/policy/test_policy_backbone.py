@@ -3,8 +3,9 @@
 import torch
 from transformers import Qwen2_5_VLConfig
 
-from motionvla.policy.backbone import TinyVLMBackbone, build_backbone_on_meta, qwen2_5_vl_3b_config
-from motionvla.policy.tokenizers import HashedWordTokenizer, build_char_tokenizer
+from motionvla.policy.backbone import TinyVLMBackbone, build_backbone_on_meta
+from motionvla.vlm import qwen2_5_vl_3b_config
+from motionvla.vlm import HashedWordTokenizer, build_char_tokenizer
 
 
 def test_char_tokenizer_builds_offline():

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
+from motionvla.flow_forecast.motion_dit import MotionDiT, motion_targets
 from motionvla.policy import MoEConfig, MotionVLAConfig, MotionVLAPolicy
-from motionvla.policy.motion_head import motion_targets
 
 
 def test_forward_backward_shapes_and_finite_losses(make_config):
@@ -72,6 +72,14 @@ def test_motion_weight_zero_is_action_only(make_config):
     del batch["motion"]
     _, info = policy(batch)
     assert not fired and info["motion_loss"] == 0.0
+
+
+def test_motion_head_is_the_forecasters_dit_without_image_condition(make_config):
+    cfg = make_config()
+    head = MotionVLAPolicy(cfg).motion_head
+    assert isinstance(head, MotionDiT) and head.condition_channels == 0
+    assert head.dit_config["data_channels"] == 3 * cfg.motion_frames
+    assert head.dit.config.in_channels == head.dit.config.out_channels == 3 * cfg.motion_frames
 
 
 def test_moe_backbone_trains_a_step(make_config):

@@ -1,4 +1,4 @@
-"""Download-free tokenizers for the tiny backbone (real-size backbones use their own processor).
+"""Download-free tokenizers for tiny backbones (real-size VLMs use their own processor).
 
 ``char``: one token per printable ASCII character (a BPE model with no merges, built in process).
 ``word``: one token per lower-cased word, its id a CRC32 hash into a fixed table. Word units let a

@@ -1,0 +1,49 @@
+"""`motionvla forecast eval`: a forecaster's error against non-learned baselines and shuffled captions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from motionvla.configs import format_config
+from motionvla.utils.atomic import atomic_write_json
+
+
+@dataclass
+class Config:
+    """Evaluate a forecaster (a training run or a saved folder) on `motionvla prep` shards."""
+
+    data: str = ""  # prep output folders, comma-separated
+    checkpoint: str = ""  # a `motionvla forecast train` run folder, its pretrained_model/, or a save_pretrained folder
+    out: str = ""  # write the report as JSON here ("" = only print it)
+    batch_size: int = 32
+    num_samples: int = 4  # S: best-of-S is reported next to single-sample
+    num_inference_steps: int = 0  # 0 = the model's default (1, as FOFPred releases it)
+    moving_threshold_px: float = 0.25  # a target pixel moving more than this (at the model's resolution) "moves"
+    max_batches: int = 0  # 0 = the whole data
+    seed: int = 0
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    from motionvla.cli.forecast_train import _split
+    from motionvla.errors import UserError
+    from motionvla.flow_forecast.evaluation import evaluate_forecaster, format_report
+    from motionvla.flow_forecast.pipeline import FlowForecastPipeline
+    from motionvla.flow_forecast.training import check_compatible, open_shard_folders
+
+    if not cfg.checkpoint:
+        raise UserError("--checkpoint is required (a forecaster run folder or a saved forecaster)")
+    print(format_config(cfg))
+    model = FlowForecastPipeline.from_pretrained(cfg.checkpoint).model
+    dataset = open_shard_folders(_split(cfg.data))
+    check_compatible(model, dataset[0])
+    report = evaluate_forecaster(model, dataset, batch_size=cfg.batch_size, num_samples=cfg.num_samples,
+                                 num_inference_steps=cfg.num_inference_steps or None,
+                                 moving_threshold_px=cfg.moving_threshold_px, seed=cfg.seed,
+                                 max_batches=cfg.max_batches)
+    report["checkpoint"], report["data"] = cfg.checkpoint, cfg.data
+    print(format_report(report))
+    if cfg.out:
+        atomic_write_json(cfg.out, report)
+        print(f"report: {cfg.out}")
+    return report

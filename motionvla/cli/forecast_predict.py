@@ -1,0 +1,122 @@
+"""`motionvla forecast predict`: the input, the prompt, the K predicted motion images with arrows (and the
+ground truth, for a shard sample), as one PNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from motionvla.errors import UserError
+
+
+@dataclass
+class Config:
+    """Draw a forecaster's prediction for an image (--image) or a shard sample (--data + --key) and a prompt."""
+
+    checkpoint: str = ""  # a forecaster run folder or saved forecaster
+    image: str = ""  # an image file (PNG/JPEG); or use --data and --key
+    prompt: str = ""  # the caption; a shard sample's own caption when empty
+    data: str = ""  # a prep output folder, to draw a sample and its ground truth
+    key: str = ""  # the sample's key ("" = the first sample)
+    out: str = "outputs/forecast/predict.png"
+    num_inference_steps: int = 0
+    seed: int = 0
+
+
+def _arrows(ax, flow: np.ndarray, step: int) -> None:
+    h, w = flow.shape[1:]
+    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    u, v = flow[0, ys, xs], flow[1, ys, xs]
+    keep = np.hypot(u, v) > 0.05 * max(np.abs(flow).max(), 1e-6)
+    ax.quiver(xs[keep], ys[keep], u[keep], v[keep], color="black", angles="xy", scale_units="xy", scale=0.25, width=0.006)
+
+
+def draw(frame: np.ndarray, prompt: str, predicted: np.ndarray, images: np.ndarray, out: str,
+         truth: np.ndarray | None = None, truth_images: np.ndarray | None = None) -> None:
+    """``frame`` uint8 HxWx3; ``predicted`` (K, 2, r, r) pixels; ``images`` (K, 3, r, r) uint8."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from motionvla.utils.atomic import atomic_write_bytes
+
+    k = predicted.shape[0]
+    rows = 2 if truth is not None else 1
+    fig, axes = plt.subplots(rows, k + 1, figsize=(2.2 * (k + 1), 2.4 * rows), squeeze=False)
+    axes[0, 0].imshow(frame)
+    axes[0, 0].set_title("input", fontsize=8)
+    for i in range(k):
+        axes[0, i + 1].imshow(images[i].transpose(1, 2, 0))
+        _arrows(axes[0, i + 1], predicted[i], max(2, predicted.shape[-1] // 8))
+        axes[0, i + 1].set_title(f"predicted t+{i + 1}", fontsize=8)
+    if truth is not None:
+        axes[1, 0].axis("off")
+        for i in range(k):
+            axes[1, i + 1].imshow(truth_images[i].transpose(1, 2, 0))
+            _arrows(axes[1, i + 1], truth[i], max(2, truth.shape[-1] // 8))
+            axes[1, i + 1].set_title(f"actual t+{i + 1}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(prompt, fontsize=9)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    import torch
+    from PIL import Image
+
+    from motionvla.flow import flow_to_motion_image
+    from motionvla.flow_forecast.evaluation import resize_flows
+    from motionvla.flow_forecast.pipeline import FlowForecastPipeline
+
+    if not cfg.checkpoint:
+        raise UserError("--checkpoint is required")
+    pipe = FlowForecastPipeline.from_pretrained(cfg.checkpoint)
+    truth = truth_images = None
+    if cfg.image:
+        try:
+            frame = np.asarray(Image.open(cfg.image).convert("RGB"))
+        except (OSError, ValueError) as err:
+            raise UserError(f"--image={cfg.image}: cannot read it as an image ({err})") from None
+        frames = [frame]
+        if not cfg.prompt:
+            raise UserError("--prompt is required with --image")
+        prompt = cfg.prompt
+        stack = None
+    elif cfg.data:
+        from data_prep.index import FlowShardIndex
+
+        index = FlowShardIndex(cfg.data)
+        n = next((i for i, e in enumerate(index.entries) if e[1] == cfg.key), None) if cfg.key else 0
+        if n is None:
+            raise UserError(f"--key={cfg.key}: no such sample in {cfg.data}")
+        sample = index[n]
+        prompt = cfg.prompt or sample["caption"]
+        stack = sample["frames"][None].float() / 255.0
+        frame = sample["frames"][-1].permute(1, 2, 0).numpy()
+        r = pipe.model.cfg.resolution
+        truth = resize_flows(sample["flow"][None], r)[0].numpy()
+        truth_images = flow_to_motion_image(truth, pipe.model.cfg.flow_max_magnitude)
+    else:
+        raise UserError("give --image=PATH (with --prompt) or --data=SHARDS [--key=KEY]")
+    generator = torch.Generator().manual_seed(cfg.seed)
+    if stack is not None:
+        flows, images = pipe.model.forecast(stack, [prompt], num_inference_steps=cfg.num_inference_steps or None,
+                                            generator=generator)
+        predicted, pred_images = flows[0, 0].numpy(), (images[0, 0].numpy() * 255).round().astype(np.uint8)
+    else:
+        result = pipe(frames, [prompt], num_inference_steps=cfg.num_inference_steps or None, generator=generator)
+        predicted, pred_images = result.flows[0, 0], result.motion_images[0, 0]
+    draw(frame, prompt, predicted, pred_images, cfg.out, truth, truth_images)
+    print(f"wrote {cfg.out}")
+    return {"out": cfg.out}

@@ -1,0 +1,111 @@
+"""Honest forecast evaluation: the model against non-learned baselines and against itself with the captions
+shuffled across the batch (does language matter?), per horizon and per kind of clip.
+
+Kinds of clip (from the data's own flows, so they exist for any data set): ``starts`` -- nothing moves in the
+last observed flow but something moves in the future (carrying the past forward cannot solve these);
+``moving`` -- motion already visible; ``still`` -- nothing moves in the future either.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from motionvla.flow_forecast.baselines import BASELINES, ForecastErrors, baseline_forecast
+from motionvla.flow_forecast.modeling import FlowForecaster
+
+
+def resize_flows(flow: Tensor, size: int) -> Tensor:
+    """``(B, N, 2, H, W)`` -> ``(B, N, 2, size, size)`` with the vectors rescaled with the image."""
+    b, n, _, h, w = flow.shape
+    if n == 0:
+        return flow.new_zeros(b, 0, 2, size, size)
+    x = flow.float().reshape(b * n, 2, h, w)
+    if (h, w) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="area" if h >= size else "bilinear")
+        x = x * torch.tensor([size / w, size / h], dtype=x.dtype).view(1, 2, 1, 1)
+    return x.reshape(b, n, 2, size, size)
+
+
+def clip_kinds(past: Tensor, future: Tensor, threshold: float, min_fraction: float = 0.002) -> list[str]:
+    """One kind per sample (see the module docstring); flows in pixels at the same size."""
+    def moving(flow: Tensor) -> Tensor:
+        return (flow.norm(dim=2) > threshold).float().mean(dim=(2, 3)).amax(dim=1) >= min_fraction
+
+    past_moves = moving(past[:, -1:]) if past.shape[1] else torch.zeros(past.shape[0], dtype=torch.bool)
+    future_moves = moving(future)
+    return ["moving" if p else ("starts" if f else "still") for p, f in zip(past_moves.tolist(), future_moves.tolist())]
+
+
+def _shift_captions(captions: list[str]) -> list[str]:
+    """Every caption moved to the next sample: each sample gets another sample's caption (a derangement)."""
+    return captions[1:] + captions[:1] if len(captions) > 1 else captions
+
+
+@torch.no_grad()
+def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: int = 32, num_samples: int = 1,
+                        num_inference_steps: int | None = None, moving_threshold_px: float = 0.25,
+                        seed: int = 0, max_batches: int = 0, progress: bool = True) -> dict:
+    """Errors (pixels at the model's resolution) of the model, best-of-S, shuffled captions and the baselines."""
+    from motionvla.flow_forecast.training import collate_forecast
+
+    model.eval()
+    r = model.cfg.resolution
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_forecast)
+    names = ["model", "model_best_of_s", "shuffled_captions", *BASELINES]
+    errors = {name: ForecastErrors(moving_threshold_px) for name in names}
+    generator = torch.Generator().manual_seed(seed)
+    total = min(len(loader), max_batches) if max_batches else len(loader)
+    for n, batch in enumerate(tqdm(loader, total=total, desc="forecast eval", disable=not progress)):
+        if max_batches and n >= max_batches:
+            break
+        target = resize_flows(batch["flow"], r)
+        past = resize_flows(batch["past_flow"], r)
+        kinds = clip_kinds(past, target, moving_threshold_px)
+        pred, _ = model.forecast(batch["frames"], batch["caption"], num_samples=num_samples,
+                                 num_inference_steps=num_inference_steps, generator=generator)
+        shuffled, _ = model.forecast(batch["frames"], _shift_captions(batch["caption"]),
+                                     num_inference_steps=num_inference_steps, generator=generator)
+        per_sample = (pred - target[:, None]).norm(dim=3).mean(dim=(2, 3, 4))  # (B, S)
+        best = pred[torch.arange(pred.shape[0]), per_sample.argmin(dim=1)]
+        outputs = {"model": pred[:, 0], "model_best_of_s": best, "shuffled_captions": shuffled[:, 0],
+                   **{b: baseline_forecast(b, past, target.shape[1]) for b in BASELINES}}
+        for i, kind in enumerate(kinds):
+            for name, out in outputs.items():
+                errors[name].add(out[i:i + 1], target[i:i + 1], group=kind)
+    report = {name: errors[name].summary() for name in names}
+    report["by_kind"] = {kind: {name: errors[name].summary(f"group:{kind}") for name in names}
+                         for kind in errors["model"].groups()}
+    best_baseline = min(BASELINES, key=lambda b: report[b]["epe_moving"])
+    report["ratios"] = {
+        "best_baseline": best_baseline,
+        "model_vs_best_baseline_moving": report["model"]["epe_moving"] / report[best_baseline]["epe_moving"],
+        "shuffled_vs_model_moving": report["shuffled_captions"]["epe_moving"] / report["model"]["epe_moving"],
+    }
+    report["settings"] = {"resolution": r, "num_samples": num_samples, "moving_threshold_px": moving_threshold_px,
+                          "num_inference_steps": num_inference_steps or model.cfg.num_inference_steps}
+    return report
+
+
+def format_report(report: dict) -> str:
+    """A plain-text table: EPE (all / moving pixels) and angular error per method, then per kind and horizon."""
+    names = ["model", "model_best_of_s", "shuffled_captions", *BASELINES]
+    lines = [f"{'method':<20}{'EPE all':>9}{'EPE moving':>12}{'angle mov.':>11}{'samples':>9}"]
+    for name in names:
+        s = report[name]
+        lines.append(f"{name:<20}{s['epe']:>9.4f}{s['epe_moving']:>12.4f}{s['angular_moving_deg']:>11.2f}{s['samples']:>9}")
+    ratios = report["ratios"]
+    lines.append(f"model / best baseline ({ratios['best_baseline']}), moving pixels: "
+                 f"{ratios['model_vs_best_baseline_moving']:.3f};  shuffled captions / model: "
+                 f"{ratios['shuffled_vs_model_moving']:.3f}")
+    for kind, rows in report["by_kind"].items():
+        cells = "  ".join(f"{name} {rows[name]['epe_moving']:.3f}" for name in names if rows[name])
+        lines.append(f"  {kind:<8} ({rows['model']['samples']} clips) EPE moving: {cells}")
+    horizons = report["model"]["per_horizon"]
+    lines.append("  per horizon, EPE moving: " + "  ".join(
+        f"t+{h['horizon']}: model {h['epe_moving']:.3f} / last {report['last']['per_horizon'][i]['epe_moving']:.3f}"
+        for i, h in enumerate(horizons)))
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""``FlowForecaster``: a vision-language encoder + the motion DiT, predicting future flow from frames and a caption.
+
+Training: ``model(batch) -> (loss, info)`` (flow matching on the codec's data), the contract of
+``motionvla.train.train``. Inference: :meth:`FlowForecaster.forecast`. Save/load with diffusers'
+``save_pretrained`` / ``from_pretrained`` (``config.json`` + safetensors); see
+:class:`~motionvla.flow_forecast.pipeline.FlowForecastPipeline` for the user-facing call.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from torch import Tensor
+
+from motionvla.flow_forecast.codec import MotionCodec, resize_frames
+from motionvla.flow_forecast.configuration import ForecasterConfig
+from motionvla.flow_forecast.motion_dit import MotionDiT
+from motionvla.flow_forecast.vlm_encoder import build_encoder
+
+
+def frames_to_float(frames: Tensor) -> Tensor:
+    """uint8 ``(B, T, 3, H, W)`` -> float in [0, 1]; float input is passed through."""
+    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+
+
+class FlowForecaster(ModelMixin, ConfigMixin):
+    """Frames ``(B, T_in, 3, H, W)`` + captions -> K future flows.
+
+    Args:
+        forecaster: the :class:`ForecasterConfig` fields as a dict (what ``config.json`` stores).
+        model_config: build a real-size VLM from this transformers config without weights (meta sizing).
+    """
+
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(self, forecaster: dict | None = None) -> None:
+        super().__init__()
+        self.cfg = ForecasterConfig(**(forecaster or {}))
+        self._build()
+
+    def _build(self, model_config=None) -> None:
+        cfg = self.cfg
+        self.encoder = build_encoder(cfg, model_config)
+        if not cfg.train_vlm:
+            self.encoder.requires_grad_(False)
+        self.codec = MotionCodec(cfg)
+        self.dit = MotionDiT(cfg.num_frames, cfg.latent_resolution, self.encoder.hidden_size,
+                             patch_size=cfg.patch_size, num_layers=cfg.dit_layers, num_heads=cfg.dit_heads,
+                             head_dim=cfg.dit_head_dim, condition_channels=cfg.condition_channels,
+                             data_channels=cfg.data_channels)
+
+    @classmethod
+    def on_meta(cls, cfg: ForecasterConfig, model_config) -> FlowForecaster:
+        """The whole model on the ``meta`` device (no memory, no download): for parameter counts."""
+        with torch.device("meta"):
+            model = cls.__new__(cls)
+            ModelMixin.__init__(model)
+            model.cfg = cfg
+            model._build(model_config)
+        return model
+
+    def set_flow_scale(self, max_magnitude: float) -> None:
+        """Fixes the codec scale (pixels at ``resolution``) and records it in the saved config."""
+        self.cfg.flow_max_magnitude = float(max_magnitude)
+        self.register_to_config(forecaster=self.cfg.to_dict())
+
+    def _context(self, frames: Tensor, captions: list[str]) -> tuple[Tensor, Tensor]:
+        images = resize_frames(frames, self.cfg.image_size)
+        with torch.set_grad_enabled(self.cfg.train_vlm and torch.is_grad_enabled()):
+            return self.encoder(images, list(captions))
+
+    def _check_batch(self, frames: Tensor, captions: list[str]) -> None:
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be (B, T_in, 3, H, W), got {tuple(frames.shape)}")
+        if frames.shape[1] != self.cfg.frames_in:
+            raise ValueError(f"this forecaster reads frames_in={self.cfg.frames_in} frames, got {frames.shape[1]}")
+        if len(captions) != frames.shape[0]:
+            raise ValueError(f"{len(captions)} captions for {frames.shape[0]} frame stacks")
+
+    def forward(self, batch: dict) -> tuple[Tensor, dict[str, float]]:
+        """Flow-matching loss on ``batch``: ``frames`` ``(B, T_in, 3, H, W)`` (uint8 or [0, 1]), ``flow``
+        ``(B, K, 2, H', W')`` pixels at H' x W', ``caption`` list of B strings."""
+        frames = frames_to_float(batch["frames"])
+        captions = list(batch["caption"])
+        self._check_batch(frames, captions)
+        if batch["flow"].shape[1] != self.cfg.num_frames:
+            raise ValueError(f"this forecaster predicts K={self.cfg.num_frames} flows, the batch has {batch['flow'].shape[1]}")
+        context, mask = self._context(frames, captions)
+        target = self.codec.encode_flow(batch["flow"].float())
+        loss = self.dit.data_loss(target, context, mask, condition=self.codec.encode_frames(frames))
+        return loss, {"motion_loss": loss.detach()}
+
+    @torch.no_grad()
+    def forecast(self, frames: Tensor, captions: list[str], *, num_inference_steps: int | None = None,
+                 num_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(flows (B, S, K, 2, r, r) float32 pixels at r, motion images (B, S, K, 3, r, r) float in [0, 1])``.
+
+        One encoder pass per input; the S samples differ in the DiT's starting noise only.
+        """
+        frames = frames_to_float(frames)
+        self._check_batch(frames, captions)
+        b, s = frames.shape[0], int(num_samples)
+        context, mask = self._context(frames, captions)
+        condition = self.codec.encode_frames(frames)
+        rep = lambda x: x.repeat_interleave(s, dim=0)  # noqa: E731 -- (B, ...) -> (B·S, ...)
+        data = self.dit.sample_data(rep(context), rep(mask), num_inference_steps or self.cfg.num_inference_steps,
+                                    generator=generator, condition=rep(condition))
+        flows, images = self.codec.decode(data)
+        return flows.reshape(b, s, *flows.shape[1:]), images.reshape(b, s, *images.shape[1:])

@@ -1,0 +1,113 @@
+"""The forecaster: shapes, sampling, save/load, VAE codec, meta build, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motionvla.errors import UserError
+from motionvla.flow_forecast.baselines import ForecastErrors, baseline_forecast
+from motionvla.flow_forecast.configuration import ForecasterConfig
+from motionvla.flow_forecast.modeling import FlowForecaster
+from motionvla.flow_forecast.pipeline import FlowForecastPipeline
+from motionvla.flow_forecast.presets import describe_preset
+
+TINY = dict(flow_max_magnitude=1.0, hidden_size=32, image_token_grid=4, resolution=16, image_size=32)
+
+
+def batch(b: int = 3, size: int = 32) -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {"frames": torch.randint(0, 255, (b, 2, 3, size, size), dtype=torch.uint8, generator=g),
+            "flow": torch.randn(b, 4, 2, size, size, generator=g) * 0.4,
+            "caption": ["the red circle moves to the left", "the blue square moves up", "the green triangle moves down"][:b]}
+
+
+def model(**overrides) -> FlowForecaster:
+    torch.manual_seed(0)
+    return FlowForecaster(forecaster=ForecasterConfig(**{**TINY, **overrides}).to_dict())
+
+
+def test_loss_and_forecast_shapes():
+    m = model()
+    loss, info = m(batch())
+    loss.backward()
+    assert loss.ndim == 0 and torch.isfinite(loss) and "motion_loss" in info
+    assert all(p.grad is not None for p in m.dit.parameters() if p.requires_grad)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.encoder.parameters())  # tiny VLM trains
+    flows, images = m.forecast(batch()["frames"], batch()["caption"], num_samples=2)
+    assert flows.shape == (3, 2, 4, 2, 16, 16) and flows.dtype == torch.float32
+    assert images.shape == (3, 2, 4, 3, 16, 16) and 0 <= images.min() and images.max() <= 1
+
+
+def test_one_and_many_steps_and_seeds():
+    m = model().eval()
+    b = batch()
+    one = m.forecast(b["frames"], b["caption"], generator=torch.Generator().manual_seed(1))[0]
+    again = m.forecast(b["frames"], b["caption"], generator=torch.Generator().manual_seed(1))[0]
+    four = m.forecast(b["frames"], b["caption"], num_inference_steps=4, generator=torch.Generator().manual_seed(1))[0]
+    assert torch.equal(one, again) and not torch.allclose(one, four)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    pipe = FlowForecastPipeline(model())
+    images = [np.random.default_rng(n).integers(0, 255, (40, 48, 3), dtype=np.uint8) for n in range(2)]
+    prompts = ["the red circle moves to the left", "the blue square moves up"]
+    before = pipe(images, prompts, generator=torch.Generator().manual_seed(3))
+    pipe.save_pretrained(tmp_path / "saved")
+    loaded = FlowForecastPipeline.from_pretrained(tmp_path / "saved")
+    after = loaded(images, prompts, generator=torch.Generator().manual_seed(3))
+    assert before.flows.shape == (2, 1, 4, 2, 16, 16) and before.motion_images.dtype == np.uint8
+    np.testing.assert_array_equal(before.flows, after.flows)
+    tensor_input = loaded(torch.rand(2, 3, 24, 24), prompts, generator=torch.Generator().manual_seed(3))
+    assert tensor_input.flows.shape == (2, 1, 4, 2, 16, 16)
+
+
+def test_vae_codec_trains_a_step():
+    m = model(codec="vae", vae_latent_channels=4, vae_block_channels=(8, 16), resolution=16, patch_size=1)
+    assert m.codec.vae is not None and not any(p.requires_grad for p in m.codec.vae.parameters())
+    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-3)
+    loss, _ = m(batch())
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    flows, _ = m.forecast(batch()["frames"], batch()["caption"])
+    assert flows.shape == (3, 1, 4, 2, 16, 16)
+
+
+def test_fofpred_3b_builds_on_meta():
+    counts = describe_preset("fofpred-3b")
+    assert 3.0e9 < counts["vlm (frozen)"] < 4.5e9 and counts["dit"] > 1e9 and counts["trained"] == counts["dit"]
+
+
+def test_baselines_and_error_accounting():
+    v = torch.zeros(1, 2, 2, 8, 8)
+    v[:, :, 0, 2:5, 2:5] = 1.0  # an object moving +1 px in x, seen in both past flows
+    future = v[:, :1].expand(1, 3, 2, 8, 8)
+    assert torch.equal(baseline_forecast("last", v, 3), future)
+    assert baseline_forecast("zero", v, 3).abs().sum() == 0
+    errors = ForecastErrors(moving_threshold_px=0.5)
+    errors.add(baseline_forecast("zero", v, 3), future)
+    s = errors.summary()
+    assert s["epe_moving"] == pytest.approx(1.0) and s["epe"] == pytest.approx(9 / 64)
+
+
+def test_bad_input_is_one_clear_error(tmp_path):
+    pipe = FlowForecastPipeline(model())
+    with pytest.raises(UserError, match="expected uint8 H x W x 3"):
+        pipe([np.zeros((8, 8), np.uint8)], ["a prompt"])
+    with pytest.raises(UserError, match="2 prompts for 1 images"):
+        pipe([np.zeros((8, 8, 3), np.uint8)], ["a", "b"])
+    with pytest.raises(UserError, match="non-empty list"):
+        pipe([], [])
+    with pytest.raises(UserError, match="no such forecaster folder"):
+        FlowForecastPipeline.from_pretrained(tmp_path / "missing")
+    pipe.save_pretrained(tmp_path / "saved")
+    (tmp_path / "saved" / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="cannot load the forecaster"):
+        FlowForecastPipeline.from_pretrained(tmp_path / "saved")
+    (tmp_path / "saved" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(UserError, match="missing the weights"):
+        FlowForecastPipeline.from_pretrained(tmp_path / "saved")
+    with pytest.raises(UserError, match="model.codec must be one of"):
+        ForecasterConfig(codec="jpeg")
