@@ -25,7 +25,7 @@ class Config:
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.cli.forecast_train import _split
+    from motionvla.cli.forecast_train import _split, forecaster_folder
     from motionvla.errors import UserError
     from motionvla.flow_forecast.evaluation import evaluate_forecaster, format_report
     from motionvla.flow_forecast.pipeline import FlowForecastPipeline
@@ -34,7 +34,7 @@ def run(cfg: Config) -> dict[str, Any]:
     if not cfg.checkpoint:
         raise UserError("--checkpoint is required (a forecaster run folder or a saved forecaster)")
     print(format_config(cfg))
-    model = FlowForecastPipeline.from_pretrained(cfg.checkpoint).model
+    model = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.checkpoint)).model
     dataset = open_shard_folders(_split(cfg.data))
     check_compatible(model, dataset[0])
     report = evaluate_forecaster(model, dataset, batch_size=cfg.batch_size, num_samples=cfg.num_samples,

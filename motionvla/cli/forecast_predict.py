@@ -77,11 +77,12 @@ def run(cfg: Config) -> dict[str, Any]:
 
     from motionvla.flow import flow_to_motion_image
     from motionvla.flow_forecast.evaluation import resize_flows
+    from motionvla.cli.forecast_train import forecaster_folder
     from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 
     if not cfg.checkpoint:
         raise UserError("--checkpoint is required")
-    pipe = FlowForecastPipeline.from_pretrained(cfg.checkpoint)
+    pipe = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.checkpoint))
     truth = truth_images = None
     if cfg.image:
         try:

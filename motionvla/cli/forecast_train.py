@@ -43,6 +43,19 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def forecaster_folder(path: str) -> str:
+    """A saved forecaster, a finished run (its ``pretrained_model/``), or an unfinished or killed run (its last
+    checkpoint, each of which is a loadable forecaster)."""
+    from motionvla.train.checkpoint import find_last_checkpoint
+
+    run = Path(path)
+    if run.is_dir() and not (run / "pretrained_model").is_dir() and (run / "checkpoints").is_dir():
+        last = find_last_checkpoint(run)
+        if last is not None:
+            return str(last)
+    return path
+
+
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.flow_forecast.modeling import FlowForecaster
     from motionvla.flow_forecast.training import (

@@ -66,13 +66,15 @@ class ForecastErrors:
         s = {k.split("/", 1)[1]: v for k, v in self.sums.items() if k.startswith(prefix + "/")}
         if not s:
             return {}
-        moving = s["moving_pixels"].clamp_min(1)
+        moving = torch.where(s["moving_pixels"] > 0, s["moving_pixels"], torch.nan)  # no moving pixel: NaN, not 0
         per_h = [{"horizon": k + 1, "epe": float(s["epe_sum"][k] / s["pixels"][k]),
                   "epe_moving": float(s["moving_epe_sum"][k] / moving[k]),
                   "angular_moving_deg": float(s["angular_sum"][k] / moving[k])} for k in range(len(s["epe_sum"]))]
+        total_moving = s["moving_pixels"].sum()
+        total_moving = total_moving if total_moving > 0 else torch.tensor(float("nan"))
         return {"epe": float(s["epe_sum"].sum() / s["pixels"].sum()),
-                "epe_moving": float(s["moving_epe_sum"].sum() / moving.sum()),
-                "angular_moving_deg": float(s["angular_sum"].sum() / moving.sum()),
+                "epe_moving": float(s["moving_epe_sum"].sum() / total_moving),
+                "angular_moving_deg": float(s["angular_sum"].sum() / total_moving),
                 "moving_fraction": float(s["moving_pixels"].sum() / s["pixels"].sum()),
                 "samples": int(s["samples"].sum()), "per_horizon": per_h}
 

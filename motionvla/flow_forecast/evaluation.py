@@ -82,12 +82,16 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
     best_baseline = min(BASELINES, key=lambda b: report[b]["epe_moving"])
     report["ratios"] = {
         "best_baseline": best_baseline,
-        "model_vs_best_baseline_moving": report["model"]["epe_moving"] / report[best_baseline]["epe_moving"],
-        "shuffled_vs_model_moving": report["shuffled_captions"]["epe_moving"] / report["model"]["epe_moving"],
+        "model_vs_best_baseline_moving": _ratio(report["model"]["epe_moving"], report[best_baseline]["epe_moving"]),
+        "shuffled_vs_model_moving": _ratio(report["shuffled_captions"]["epe_moving"], report["model"]["epe_moving"]),
     }
     report["settings"] = {"resolution": r, "num_samples": num_samples, "moving_threshold_px": moving_threshold_px,
                           "num_inference_steps": num_inference_steps or model.cfg.num_inference_steps}
     return report
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")  # no moving pixels at this threshold: no ratio to report
 
 
 def format_report(report: dict) -> str:

@@ -62,7 +62,7 @@ class FlowForecastPipeline:
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> FlowForecastPipeline:
         folder = Path(path)
         if folder.is_dir() and (folder / "pretrained_model").is_dir():
-            folder = folder / "pretrained_model"  # a training run's folder
+            folder = folder / "pretrained_model"  # a finished training run
         if not folder.is_dir():
             raise UserError(f"{path}: no such forecaster folder")
         if not (folder / FlowForecaster.config_name).is_file():
