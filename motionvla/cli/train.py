@@ -58,6 +58,10 @@ def run(cfg: Config) -> dict[str, Any]:
     accelerator = make_accelerator(cfg.train)
     meta = open_dataset(cfg.dataset_root, cfg.repo_id).meta
     policy_cfg = configure_from_dataset(cfg.policy, meta, cfg.dataset_root)
+    if policy_cfg.motion_head_from:
+        from motionvla.policy.motion_head_init import adopt_forecaster_shapes
+
+        policy_cfg = adopt_forecaster_shapes(policy_cfg, policy_cfg.motion_head_from)
     cfg = dataclasses.replace(cfg, policy=policy_cfg)
     main = accelerator.is_main_process
     if main:
@@ -72,6 +76,12 @@ def run(cfg: Config) -> dict[str, Any]:
                                                           preload=cfg.preload, progress=False)
     cfg = dataclasses.replace(cfg, policy=policy_cfg)  # with the motion codec's measured scale
     policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
+    if policy_cfg.motion_head_from and not cfg.init_from:
+        from motionvla.policy.motion_head_init import load_forecaster_dit
+
+        copied = load_forecaster_dit(policy, policy_cfg.motion_head_from)
+        if main:
+            print(f"motion head: {copied} tensors from the forecaster {policy_cfg.motion_head_from}")
     preprocessor, postprocessor = setup_processors(policy.config, meta)
     if main:
         Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,12 @@ class MotionVLAConfig(PreTrainedConfig):
     motion_layers: int = 1
     motion_heads: int = 2
     motion_head_dim: int = 32
+    # Frames of the first camera given to the motion DiT as a condition (channels under x_t); a head
+    # started from a forecaster uses the forecaster's frames_in (the current frame, repeated).
+    motion_condition_frames: int = 0
+    # Start the motion head from a trained flow forecaster (a `motionvla forecast train` run or saved
+    # forecaster): its DiT's weights, and the shapes they imply (K, resolution, patch, layers, width).
+    motion_head_from: str = ""
 
     # Backbone: "tiny" (built in-process from config) or a hub id such as "Qwen/Qwen2.5-VL-3B-Instruct".
     backbone: str = TINY_BACKBONE

@@ -20,7 +20,7 @@ from torch import Tensor
 from transformers import PretrainedConfig
 
 from motionvla.errors import UserError
-from motionvla.flow_forecast.motion_dit import MotionDiT, motion_targets
+from motionvla.flow_forecast.motion_dit import MotionDiT, image_condition, motion_targets
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
@@ -53,11 +53,12 @@ class MotionVLAPolicy(PreTrainedPolicy):
         # The action-only baseline (motion_weight == 0) carries no motion head at all.
         self.motion_head: MotionDiT | None = None
         if config.motion_weight > 0:
-            # The forecaster's DiT, conditioned on the backbone's features only (no image under x_t).
+            # The forecaster's DiT, conditioned on the backbone's features (and, when motion_condition_frames
+            # > 0, on the first camera's frame under x_t, as a forecaster-initialised head expects).
             self.motion_head = MotionDiT(
                 config.motion_frames, config.motion_resolution, d, patch_size=config.motion_patch_size,
                 num_layers=config.motion_layers, num_heads=config.motion_heads, head_dim=config.motion_head_dim,
-                condition_channels=0,
+                condition_channels=3 * config.motion_condition_frames,
             )
         self._action_queue: deque[Tensor] = deque(maxlen=config.n_action_steps)
 
@@ -89,6 +90,15 @@ class MotionVLAPolicy(PreTrainedPolicy):
             tasks = [tasks] * state.shape[0]
         return self.backbone.encode(images, list(tasks), state)
 
+    def _motion_condition(self, batch: dict) -> Tensor | None:
+        """The first camera's current frame at the motion resolution, once per conditioning frame (the policy
+        sees one frame per camera; a forecaster-initialised head was trained on frames_in frames)."""
+        frames = self.config.motion_condition_frames
+        if frames == 0:
+            return None
+        image = batch[self.config.image_keys[0]].to(self.device, torch.float32)
+        return image_condition(image, self.config.motion_resolution).repeat(1, frames, 1, 1)
+
     def forward(self, batch: dict) -> tuple[Tensor, dict]:
         """Training loss ``action_loss + motion_weight · motion_loss`` (scalar) and logged values.
 
@@ -112,7 +122,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
             frame_valid = batch.get("motion_mask")
             if frame_valid is not None:
                 frame_valid = frame_valid.to(features.device)
-            motion_loss = self.motion_head.loss(targets, features, mask, frame_valid)
+            motion_loss = self.motion_head.loss(targets, features, mask, frame_valid, self._motion_condition(batch))
             loss = loss + self.config.motion_weight * motion_loss
         info = {"action_loss": action_loss.item(), "motion_loss": motion_loss.item(), "loss": loss.item()}
         return loss, info
@@ -138,7 +148,8 @@ class MotionVLAPolicy(PreTrainedPolicy):
         if self.motion_head is None:
             raise ValueError("this policy was trained action-only (motion_weight=0): it has no motion head")
         features, mask = self.encode(batch)
-        images = self.motion_head.sample(features, mask, num_steps, generator=generator)
+        images = self.motion_head.sample(features, mask, num_steps, generator=generator,
+                                         condition=self._motion_condition(batch))
         b, _, r, _ = images.shape
         return images.reshape(b, self.config.motion_frames, 3, r, r)
 

@@ -1,0 +1,73 @@
+"""Start the policy's motion head from a trained flow forecaster (``--policy.motion_head_from=RUN``).
+
+The forecaster's DiT *is* a motion head (:class:`~motionvla.flow_forecast.motion_dit.MotionDiT`): the policy
+takes its shapes (K, resolution, patch, layers, width, image condition) and its weights. The DiT cross-attends
+to hidden states of the forecaster's VLM width, so the policy's backbone must have that width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from motionvla.errors import UserError
+from motionvla.flow_forecast.configuration import ForecasterConfig
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
+
+_WEIGHTS = ("diffusion_pytorch_model.safetensors", "model.safetensors")
+
+
+def _forecaster_folder(path: str) -> Path:
+    run = Path(path)
+    if (run / "pretrained_model").is_dir():
+        run = run / "pretrained_model"
+    if not (run / "config.json").is_file() or not any((run / w).is_file() for w in _WEIGHTS):
+        raise UserError(f"--policy.motion_head_from={path}: not a forecaster (needs config.json and "
+                        f"{' or '.join(_WEIGHTS)}; give a `motionvla forecast train` run or a saved forecaster)")
+    return run
+
+
+def forecaster_config(path: str) -> ForecasterConfig:
+    folder = _forecaster_folder(path)
+    try:
+        return ForecasterConfig(**json.loads((folder / "config.json").read_text())["forecaster"])
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise UserError(f"{folder / 'config.json'}: not a forecaster config ({err})") from None
+
+
+def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConfig:
+    """The policy config with the forecaster's motion-head shapes; a clear error when they cannot fit."""
+    fc = forecaster_config(path)
+    if fc.codec != "pixel":
+        raise UserError(f"--policy.motion_head_from={path}: a {fc.codec}-codec forecaster cannot seed the policy's "
+                        "motion head (it generates motion images in pixel space)")
+    width = fc.hidden_size if fc.vlm == "tiny" else None
+    if width is None or width != config.hidden_size or config.backbone != "tiny":
+        raise UserError(f"--policy.motion_head_from={path}: the forecaster's DiT attends to {fc.vlm} features of width "
+                        f"{width}, the policy's backbone ({config.backbone}) is {config.hidden_size} wide; "
+                        "use matching widths (--policy.hidden_size) and backbones")
+    return dataclasses.replace(
+        config, motion_frames=fc.num_frames, motion_resolution=fc.resolution, motion_patch_size=fc.patch_size,
+        motion_layers=fc.dit_layers, motion_heads=fc.dit_heads, motion_head_dim=fc.dit_head_dim,
+        motion_condition_frames=fc.frames_in, motion_head_from=path)
+
+
+def load_forecaster_dit(policy, path: str) -> int:
+    """Copies the forecaster's DiT weights into ``policy.motion_head``; returns how many tensors were copied."""
+    folder = _forecaster_folder(path)
+    weights = next(folder / w for w in _WEIGHTS if (folder / w).is_file())
+    state = {k[len("dit."):]: v for k, v in load_file(str(weights)).items() if k.startswith("dit.")}
+    if policy.motion_head is None:
+        raise UserError("--policy.motion_head_from needs a motion head (motion_weight > 0)")
+    own = policy.motion_head.state_dict()
+    mismatched = [f"{k}: forecaster {tuple(v.shape)} vs policy {tuple(own[k].shape)}"
+                  for k, v in state.items() if k in own and own[k].shape != v.shape]
+    missing = sorted(set(own) - set(state))
+    if mismatched or missing:
+        raise UserError(f"--policy.motion_head_from={path}: the DiTs differ ("
+                        f"{'; '.join(mismatched[:3]) or 'missing ' + ', '.join(missing[:3])})")
+    policy.motion_head.load_state_dict(state, strict=True)
+    return len(state)

@@ -1,0 +1,40 @@
+"""`motionvla train --policy.motion_head_from=RUN`: the policy's motion head starts as the forecaster's DiT."""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load_file
+
+from motionvla.cli.main import main
+from motionvla.policy import MotionVLAPolicy
+from motionvla.train import read_metrics
+
+# The tiny forecaster's width must be the tiny policy's (--policy.hidden_size=32 in tests/conftest.py).
+FORECASTER = ("--model.hidden_size=32", "--model.image_token_grid=4", "--model.resolution=16",
+              "--model.image_size=32")
+
+
+def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_demos, tiny_policy_args, tmp_path,
+                                                     capsys):
+    forecaster = tmp_path / "forecaster"
+    assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={forecaster}", "--train.steps=3",
+                 "--train.batch_size=4", "--train.progress=false", *FORECASTER]) == 0
+    demos = record_tiny_demos("push_red_left,lift_red")
+    policy_run = tmp_path / "policy"
+    args = ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--train.batch_size=4",
+            "--train.progress=false", "--train.log_every=1", *tiny_policy_args]
+    assert main([*args, f"--train.output_dir={policy_run}", "--train.steps=1", "--train.lr=1e-12",
+                 f"--policy.motion_head_from={forecaster}"]) == 0
+    assert "tensors from the forecaster" in capsys.readouterr().out
+    policy = MotionVLAPolicy.from_pretrained(str(policy_run / "pretrained_model"))
+    assert policy.config.motion_condition_frames == 2 and policy.config.motion_resolution == 16
+    dit = {k[len("dit."):]: v for k, v in load_file(str(forecaster / "pretrained_model" / "model.safetensors")).items()
+           if k.startswith("dit.")}
+    own = policy.motion_head.state_dict()
+    assert set(own) == set(dit)
+    assert all(torch.allclose(own[k], dit[k], atol=1e-6) for k in dit)  # lr 1e-12: still the forecaster's weights
+    assert read_metrics(policy_run)[0]["motion_loss"] > 0
+
+    assert main([*args, f"--train.output_dir={tmp_path / 'wide'}", "--train.steps=1", "--policy.hidden_size=48",
+                 f"--policy.motion_head_from={forecaster}"]) == 2
+    assert "width 32" in capsys.readouterr().err
