@@ -14,6 +14,11 @@ class Config:
     """Evaluate a forecaster (a training run or a saved folder) on `motionvla prep` shards."""
 
     data: str = ""  # prep output folders, comma-separated
+    lerobot_root: str = ""  # or a LeRobotDataset's own future flows (see `forecast train`)
+    lerobot_repo_id: str = "local/quickstart"
+    lerobot_camera: str = "front"
+    lerobot_episodes: str = ""  # e.g. "-30:" for a held-out tail
+    lerobot_size: int = 64
     checkpoint: str = ""  # a `motionvla forecast train` run folder, its pretrained_model/, or a save_pretrained folder
     out: str = ""  # write the report as JSON here ("" = only print it)
     batch_size: int = 32
@@ -25,23 +30,23 @@ class Config:
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.cli.forecast_train import _split, forecaster_folder
+    from motionvla.cli.forecast_train import forecaster_folder, training_data
     from motionvla.errors import UserError
     from motionvla.flow_forecast.evaluation import evaluate_forecaster, format_report
     from motionvla.flow_forecast.pipeline import FlowForecastPipeline
-    from motionvla.flow_forecast.training import check_compatible, open_shard_folders
+    from motionvla.flow_forecast.training import check_compatible
 
     if not cfg.checkpoint:
         raise UserError("--checkpoint is required (a forecaster run folder or a saved forecaster)")
     print(format_config(cfg))
     model = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.checkpoint)).model
-    dataset = open_shard_folders(_split(cfg.data))
+    dataset = training_data(cfg, model.cfg.frames_in, model.cfg.num_frames)
     check_compatible(model, dataset[0])
     report = evaluate_forecaster(model, dataset, batch_size=cfg.batch_size, num_samples=cfg.num_samples,
                                  num_inference_steps=cfg.num_inference_steps or None,
                                  moving_threshold_px=cfg.moving_threshold_px, seed=cfg.seed,
                                  max_batches=cfg.max_batches)
-    report["checkpoint"], report["data"] = cfg.checkpoint, cfg.data
+    report["checkpoint"], report["data"] = cfg.checkpoint, cfg.data or cfg.lerobot_root
     print(format_report(report))
     if cfg.out:
         atomic_write_json(cfg.out, report)

@@ -31,6 +31,14 @@ class Config:
     data: str = ""
     # Mixing weights, one per --data folder (comma-separated); empty = equal.
     weights: str = ""
+    # A LeRobotDataset whose own future flows to train on too (or instead): its folder, repo id, camera, episodes.
+    lerobot_root: str = ""
+    lerobot_repo_id: str = "local/quickstart"
+    lerobot_camera: str = "front"
+    lerobot_episodes: str = ""  # e.g. ":150" (all but a held-out tail); see flow_forecast.lerobot_data
+    lerobot_size: int = 64  # side of its frames and flows in the samples
+    # Start from a trained forecaster (fine-tuning, e.g. web-video pre-training -> robot demos).
+    init_from: str = ""
     # The run folder (= --train.output_dir).
     out: str = "outputs/forecast/run"
     model: ForecasterConfig = field(default_factory=ForecasterConfig)
@@ -41,6 +49,25 @@ class Config:
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def training_data(cfg, frames_in: int, num_flows: int, weights: list[float] | None = None):
+    """The prep shards of ``cfg.data`` and/or the LeRobotDataset of ``cfg.lerobot_root`` (``frames_in`` frames
+    and ``num_flows`` future flows per sample), mixed."""
+    from motionvla.flow_forecast.training import WeightedMixture, open_shard_folders
+
+    parts = []
+    if _split(cfg.data):
+        parts.append(open_shard_folders(_split(cfg.data), weights))
+    if cfg.lerobot_root:
+        from motionvla.flow_forecast.lerobot_data import LeRobotFlowSamples
+
+        parts.append(LeRobotFlowSamples(cfg.lerobot_root, cfg.lerobot_repo_id, camera=cfg.lerobot_camera,
+                                        frames_in=frames_in, num_flows=num_flows,
+                                        size=cfg.lerobot_size, episodes=cfg.lerobot_episodes))
+    if not parts:
+        raise UserError("give --data (prep shard folders) and/or --lerobot_root (a LeRobotDataset)")
+    return parts[0] if len(parts) == 1 else WeightedMixture(parts, [1.0] * len(parts))
 
 
 def forecaster_folder(path: str) -> str:
@@ -62,7 +89,6 @@ def run(cfg: Config) -> dict[str, Any]:
         check_compatible,
         collate_forecast,
         measure_flow_scale,
-        open_shard_folders,
         save_model_files,
     )
     from motionvla.train import make_accelerator, train
@@ -73,8 +99,14 @@ def run(cfg: Config) -> dict[str, Any]:
         raise UserError(f"--weights must be comma-separated numbers, got {cfg.weights!r}") from None
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, output_dir=cfg.out))
     accelerator = make_accelerator(cfg.train)
-    dataset = open_shard_folders(_split(cfg.data), weights)
     model_cfg = cfg.model
+    if cfg.init_from:  # the saved model's shapes and codec scale, not the command line's
+        from motionvla.flow_forecast.pipeline import FlowForecastPipeline
+
+        base = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.init_from)).model
+        model_cfg = base.cfg
+        cfg = dataclasses.replace(cfg, model=model_cfg)
+    dataset = training_data(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
     if model_cfg.flow_max_magnitude <= 0:
         scale = measure_flow_scale(dataset, model_cfg.resolution, cfg.flow_scale_percentile)
         model_cfg = dataclasses.replace(model_cfg, flow_max_magnitude=round(scale, 4))
@@ -83,6 +115,8 @@ def run(cfg: Config) -> dict[str, Any]:
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
     model = FlowForecaster(forecaster=model_cfg.to_dict())
+    if cfg.init_from:
+        model.load_state_dict(base.state_dict())
     check_compatible(model, dataset[0])
     if accelerator.is_main_process:
         print(format_config(cfg))

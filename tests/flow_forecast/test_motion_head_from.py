@@ -38,3 +38,21 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     assert main([*args, f"--train.output_dir={tmp_path / 'wide'}", "--train.steps=1", "--policy.hidden_size=48",
                  f"--policy.motion_head_from={forecaster}"]) == 2
     assert "width 32" in capsys.readouterr().err
+
+
+def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, record_tiny_demos, tmp_path):
+    demos = record_tiny_demos("push_red_left,lift_red")
+    lerobot = [f"--lerobot_root={demos.out}", f"--lerobot_repo_id={demos.repo_id}", "--lerobot_size=32"]
+    pretrained = tmp_path / "pretrained"
+    assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={pretrained}", "--train.steps=2",
+                 "--train.batch_size=4", "--train.progress=false", *FORECASTER]) == 0
+    adapted = tmp_path / "adapted"  # web-video pre-training, then the robot demos' own flows
+    assert main(["forecast", "train", *lerobot, "--lerobot_episodes=:1", f"--init_from={pretrained}",
+                 f"--out={adapted}", "--train.steps=2", "--train.batch_size=4", "--train.progress=false"]) == 0
+    report = tmp_path / "eval.json"
+    assert main(["forecast", "eval", *lerobot, "--lerobot_episodes=1:", f"--checkpoint={adapted}",
+                 f"--out={report}", "--num_samples=1", "--moving_threshold_px=0.01"]) == 0
+    import json
+
+    result = json.loads(report.read_text())
+    assert result["model"]["samples"] > 0 and result["zero"]["epe_moving"] > 0
