@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from motionvla.cli.main import main
 from motionvla.train import read_metrics
+from tests.flow_forecast.helpers import TINY_MODEL, train_args
 
-TINY_MODEL = ("--model.hidden_size=32", "--model.image_token_grid=4", "--model.resolution=16", "--model.image_size=32")
 
 KILLABLE_RUN = '''
 import os, signal, sys
@@ -37,12 +35,6 @@ sys.exit(main(sys.argv[2:]))
 '''
 
 
-def train_args(shards: Path, out: Path, steps: int = 6) -> list[str]:
-    return ["forecast", "train", f"--data={shards}", f"--out={out}", f"--train.steps={steps}", "--train.batch_size=4",
-            "--train.log_every=1", "--train.checkpoint_every=2", "--train.warmup_steps=0", "--train.progress=false",
-            *TINY_MODEL]
-
-
 def test_kill_and_resume_continues_with_the_same_losses(tiny_shards, tmp_path):
     full = tmp_path / "full"
     assert main(train_args(tiny_shards, full)) == 0
@@ -58,17 +50,6 @@ def test_kill_and_resume_continues_with_the_same_losses(tiny_shards, tmp_path):
     assert got == expected and sorted(got) == [1, 2, 3, 4, 5, 6]
     config = json.loads((full / "pretrained_model" / "config.json").read_text())
     assert config["forecaster"]["flow_max_magnitude"] > 0  # the codec scale measured from the data is saved
-
-
-def test_two_process_training_step_on_gloo(tiny_shards, tmp_path):
-    out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "motionvla.cli.forecast_train",
-           *train_args(tiny_shards, out, steps=2)[2:]]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [r["step"] for r in read_metrics(out)] == [1, 2]
-    assert (out / "pretrained_model" / "model.safetensors").is_file()
 
 
 @pytest.fixture(scope="module")
