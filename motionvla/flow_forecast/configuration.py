@@ -47,6 +47,9 @@ class ForecasterConfig:
     vae_latent_channels: int = 4
     vae_block_channels: tuple[int, ...] = (32, 64)
     num_inference_steps: int = 1  # as FOFPred releases it
+    # Extra loss weight on moving pixels (pixel codec): weight = 1 + moving_weight * saturation of the target
+    # motion image. Objects are a few per cent of a frame, so a plain mean is dominated by "nothing moves".
+    moving_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.vae_block_channels = tuple(int(c) for c in self.vae_block_channels)
@@ -59,6 +62,8 @@ class ForecasterConfig:
                      "dit_head_dim", "num_inference_steps", "hidden_size", "num_layers", "max_text_tokens"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.moving_weight < 0:
+            raise UserError(f"model.moving_weight must be >= 0, got {self.moving_weight}")
         if self.flow_max_magnitude < 0:
             raise UserError(f"model.flow_max_magnitude must be >= 0 (0 = from the data), got {self.flow_max_magnitude}")
         side = self.latent_resolution

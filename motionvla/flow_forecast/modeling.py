@@ -89,8 +89,18 @@ class FlowForecaster(ModelMixin, ConfigMixin):
             raise ValueError(f"this forecaster predicts K={self.cfg.num_frames} flows, the batch has {batch['flow'].shape[1]}")
         context, mask = self._context(frames, captions)
         target = self.codec.encode_flow(batch["flow"].float())
-        loss = self.dit.data_loss(target, context, mask, condition=self.codec.encode_frames(frames))
+        loss = self.dit.data_loss(target, context, mask, condition=self.codec.encode_frames(frames),
+                                  weight=self._moving_weight(target))
         return loss, {"motion_loss": loss.detach()}
+
+    def _moving_weight(self, target: Tensor) -> Tensor | None:
+        """``1 + moving_weight * saturation`` per pixel of each motion image (pixel codec), or None."""
+        if self.cfg.moving_weight <= 0 or self.cfg.codec != "pixel":
+            return None
+        b, k = target.shape[0], self.cfg.num_frames
+        images = (target.reshape(b, k, 3, *target.shape[2:]) + 1) / 2  # [0, 1]; white = no motion
+        saturation = 1 - images.amin(dim=2, keepdim=True)  # HSV saturation at V = 1: |flow| / scale
+        return (1 + self.cfg.moving_weight * saturation).expand(-1, -1, 3, -1, -1).reshape_as(target).detach()
 
     @torch.no_grad()
     def forecast(self, frames: Tensor, captions: list[str], *, num_inference_steps: int | None = None,

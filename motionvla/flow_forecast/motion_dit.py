@@ -152,8 +152,11 @@ class MotionDiT(nn.Module):
         return self.data_loss(target_images * 2 - 1, context, context_mask, frame_valid, condition)
 
     def data_loss(self, x0: Tensor, context: Tensor, context_mask: Tensor, frame_valid: Tensor | None = None,
-                  condition: Tensor | None = None) -> Tensor:
-        """:meth:`loss` on data already in the model's space (pixels in [-1, 1], or a VAE's scaled latents)."""
+                  condition: Tensor | None = None, weight: Tensor | None = None) -> Tensor:
+        """:meth:`loss` on data already in the model's space (pixels in [-1, 1], or a VAE's scaled latents).
+
+        ``weight``: optional per-element weights broadcastable to ``x0`` (a weighted mean of the squared error).
+        """
         self._with_condition(x0[:, :0], condition)  # fail before any work if condition is wrong
         valid = None
         if frame_valid is not None:
@@ -161,6 +164,8 @@ class MotionDiT(nn.Module):
                 raise ValueError(f"frame_valid has {frame_valid.shape[1]} frames; data_channels={self.data_channels}")
             per_frame = self.data_channels // frame_valid.shape[1]
             valid = frame_valid.bool().repeat_interleave(per_frame, dim=1)[:, :, None, None]  # (B, C, 1, 1)
+        if weight is not None:
+            valid = weight if valid is None else weight * valid
         return flow_matching_loss(lambda x, t: self(x, t, context, context_mask, condition), x0, valid)
 
     @torch.no_grad()

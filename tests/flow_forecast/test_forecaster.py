@@ -111,3 +111,20 @@ def test_bad_input_is_one_clear_error(tmp_path):
         FlowForecastPipeline.from_pretrained(tmp_path / "saved")
     with pytest.raises(UserError, match="model.codec must be one of"):
         ForecasterConfig(codec="jpeg")
+
+
+def test_moving_pixel_weight_changes_the_loss_only_where_things_move():
+    b = batch()
+    plain, weighted = model(), model(moving_weight=10.0)
+    weighted.load_state_dict(plain.state_dict())
+    torch.manual_seed(5)
+    l0, _ = plain(b)
+    torch.manual_seed(5)
+    l1, _ = weighted(b)
+    assert not torch.isclose(l0, l1)
+    still = {**b, "flow": torch.zeros_like(b["flow"])}
+    torch.manual_seed(5)
+    s0, _ = plain(still)
+    torch.manual_seed(5)
+    s1, _ = weighted(still)
+    assert torch.isclose(s0, s1)  # nothing moves: every weight is 1
