@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+
 import torch
 from safetensors.torch import load_file
 
@@ -14,12 +17,19 @@ FORECASTER = ("--model.hidden_size=32", "--model.image_token_grid=4", "--model.r
               "--model.image_size=32")
 
 
+def private_copy(demos, tmp_path):
+    """The session's dataset copied: flow caches built here must not appear in other tests' dataset folder."""
+    copy = tmp_path / "demos"
+    shutil.copytree(demos.out, copy)
+    return dataclasses.replace(demos, out=str(copy))
+
+
 def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_demos, tiny_policy_args, tmp_path,
                                                      capsys):
     forecaster = tmp_path / "forecaster"
     assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={forecaster}", "--train.steps=3",
                  "--train.batch_size=4", "--train.progress=false", *FORECASTER]) == 0
-    demos = record_tiny_demos("push_red_left,lift_red")
+    demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     policy_run = tmp_path / "policy"
     args = ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--train.batch_size=4",
             "--train.progress=false", "--train.log_every=1", *tiny_policy_args]
@@ -41,7 +51,7 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
 
 
 def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, record_tiny_demos, tmp_path):
-    demos = record_tiny_demos("push_red_left,lift_red")
+    demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     lerobot = [f"--lerobot_root={demos.out}", f"--lerobot_repo_id={demos.repo_id}", "--lerobot_size=32"]
     pretrained = tmp_path / "pretrained"
     assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={pretrained}", "--train.steps=2",
