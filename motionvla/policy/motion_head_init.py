@@ -8,34 +8,24 @@ to hidden states of the forecaster's VLM width, so the policy's backbone must ha
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
-
-from safetensors.torch import load_file
 
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
+from motionvla.flow_forecast.modeling import FlowForecaster
+from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 
-_WEIGHTS = ("diffusion_pytorch_model.safetensors", "model.safetensors")
 
-
-def _forecaster_folder(path: str) -> Path:
-    run = Path(path)
-    if (run / "pretrained_model").is_dir():
-        run = run / "pretrained_model"
-    if not (run / "config.json").is_file() or not any((run / w).is_file() for w in _WEIGHTS):
-        raise UserError(f"--policy.motion_head_from={path}: not a forecaster (needs config.json and "
-                        f"{' or '.join(_WEIGHTS)}; give a `motionvla forecast train` run or a saved forecaster)")
-    return run
+def _forecaster(path: str) -> FlowForecaster:
+    """The saved forecaster (a finished run or a save_pretrained folder)."""
+    try:
+        return FlowForecastPipeline.from_pretrained(path).model
+    except UserError as err:
+        raise UserError(f"--policy.motion_head_from={path}: {err}") from None
 
 
 def forecaster_config(path: str) -> ForecasterConfig:
-    folder = _forecaster_folder(path)
-    try:
-        return ForecasterConfig(**json.loads((folder / "config.json").read_text())["forecaster"])
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise UserError(f"{folder / 'config.json'}: not a forecaster config ({err})") from None
+    return _forecaster(path).cfg
 
 
 def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConfig:
@@ -57,11 +47,9 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
 
 def load_forecaster_dit(policy, path: str) -> int:
     """Copies the forecaster's DiT weights into ``policy.motion_head``; returns how many tensors were copied."""
-    folder = _forecaster_folder(path)
-    weights = next(folder / w for w in _WEIGHTS if (folder / w).is_file())
-    state = {k[len("dit."):]: v for k, v in load_file(str(weights)).items() if k.startswith("dit.")}
     if policy.motion_head is None:
         raise UserError("--policy.motion_head_from needs a motion head (motion_weight > 0)")
+    state = _forecaster(path).dit.state_dict()
     own = policy.motion_head.state_dict()
     mismatched = [f"{k}: forecaster {tuple(v.shape)} vs policy {tuple(own[k].shape)}"
                   for k, v in state.items() if k in own and own[k].shape != v.shape]
