@@ -20,7 +20,7 @@ from data_prep.config import PrepConfig
 from data_prep.decode import DecodedVideo, DecodeFailure, DecoderProcess, DecodeRequest
 from data_prep.shards import SHARD_PATTERN, ShardWriter, encode_sample, sample_key
 from data_prep.sources import VideoInput
-from motionvla.flow import CameraFit, FlowEstimator, fit_camera_motion, subtract_camera_motion
+from motionvla.flow import CameraFit, FlowEstimator, fit_camera_motion, resize_flow, subtract_camera_motion
 
 
 @dataclass
@@ -40,19 +40,6 @@ def clip_starts(num_frames: int, cfg: PrepConfig) -> list[int]:
         picks = np.linspace(0, len(starts) - 1, cfg.max_clips_per_video).round().astype(int)
         starts = [starts[i] for i in picks]
     return starts
-
-
-def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
-    """Resizes a ``(2, h, w)`` flow to ``(2, size, size)`` and scales its vectors with the image (x by
-    ``size / w``, y by ``size / h``) -- resizing the field without rescaling the vectors is a classic bug."""
-    _, h, w = flow.shape
-    if (h, w) == (size, size):
-        return flow
-    interp = cv2.INTER_AREA if size < h else cv2.INTER_LINEAR
-    out = np.stack([cv2.resize(flow[c], (size, size), interpolation=interp) for c in range(2)])
-    out[0] *= size / w
-    out[1] *= size / h
-    return out.astype(np.float32)
 
 
 class VideoProcessor:
@@ -90,7 +77,7 @@ class VideoProcessor:
                 fit = fit_camera_motion(flow, ransac_reproj_threshold=cfg.ransac_threshold_px,
                                         grid_step=cfg.camera_grid_px)
                 flow = subtract_camera_motion(flow, fit)
-            flow = resize_flow(flow, cfg.size)
+            flow = resize_flow(flow, cfg.size, cfg.size)
             self.timing["homography"] += time.perf_counter() - t
             t = time.perf_counter()
             moving = float((flow[0] * flow[0] + flow[1] * flow[1] > cfg.motion_threshold_px ** 2).mean())
@@ -192,6 +179,14 @@ class VideoProcessor:
 
 
 _PROCESSOR: VideoProcessor | None = None  # one per worker process, reused across groups
+
+
+def close_processor() -> None:
+    """Stops this process's decoder child and forgets the processor (end of an in-process run)."""
+    global _PROCESSOR
+    if _PROCESSOR is not None:
+        _PROCESSOR.close()
+        _PROCESSOR = None
 
 
 def _processor(cfg: PrepConfig) -> VideoProcessor:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from data_prep.config import PrepConfig
 from data_prep.decode import die_with_parent
-from data_prep.process import process_group, warm_up
+from data_prep.process import close_processor, process_group, warm_up
 from data_prep.records import OutputLock, append_records, compute_stats, prepare_output, read_records
 from data_prep.sources import VideoInput, list_inputs
 from motionvla.errors import UserError
@@ -60,17 +60,13 @@ def _warm_up_pool_worker(cfg: PrepConfig) -> int:
 def _run_local(cfg: PrepConfig, groups: list[Group], on_done: Callable[[dict], None],
                on_started: Callable[[], None]) -> None:
     if cfg.workers == 1:
-        from data_prep import process
-
         try:
             warm_up(cfg)
             on_started()
             for group, items in groups:
                 on_done(process_group(cfg, group, items))
         finally:
-            if process._PROCESSOR is not None:
-                process._PROCESSOR.close()
-                process._PROCESSOR = None
+            close_processor()
         return
     queue = [(g, 1) for g in groups]
     started = False

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from motionvla.datasets.reading import episode_frames, episode_records
 from motionvla.errors import UserError
-from motionvla.flow import FlowEstimator
+from motionvla.flow import FlowEstimator, resize_flow  # noqa: F401 -- resize_flow re-exported for callers
 from motionvla.utils.atomic import atomic_write_bytes, atomic_write_json
 
 CACHE_DIRNAME = "motionvla_flow_cache"
@@ -99,31 +98,6 @@ def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
 
 def episode_file_name(episode_index: int) -> str:
     return f"episode_{episode_index:06d}.safetensors"
-
-
-def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resample flow ``(..., 2, H, W)`` to ``(..., 2, height, width)``, rescaling the vectors.
-
-    Area averaging (cv2.INTER_AREA) when shrinking, so each target pixel is the mean motion of the
-    source pixels it covers; x is scaled by ``width / W`` and y by ``height / H`` so the vectors are
-    in pixels of the new resolution.
-    """
-    flow = np.asarray(flow, dtype=np.float32)
-    *lead, two, src_h, src_w = flow.shape
-    if two != 2:
-        raise ValueError(f"flow must have shape (..., 2, H, W), got {flow.shape}")
-    if (src_h, src_w) == (height, width):
-        return flow.copy()
-    flat = flow.reshape(-1, 2, src_h, src_w)
-    shrinking = height <= src_h and width <= src_w
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    out = np.empty((flat.shape[0], 2, height, width), dtype=np.float32)
-    for n, f in enumerate(flat):
-        hw2 = cv2.resize(np.ascontiguousarray(f.transpose(1, 2, 0)), (width, height), interpolation=interp)
-        out[n] = hw2.transpose(2, 0, 1)
-    out[:, 0] *= width / src_w
-    out[:, 1] *= height / src_h
-    return out.reshape(*lead, 2, height, width)
 
 
 def future_flows(frames: np.ndarray, estimator: Any, cfg: FlowTargetConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@
 - :mod:`~motionvla.flow.estimation`: flow between frames with OpenCV DIS / Farneback or torchvision RAFT.
 - :mod:`~motionvla.flow.relative`: camera-motion removal (homography + RANSAC).
 - :mod:`~motionvla.flow.metrics`: end-point and angular error.
+- :mod:`~motionvla.flow.resize`: flow resampled to another resolution, vectors rescaled.
 - :mod:`~motionvla.flow.visualize`: frame/motion-image strips and a colour-wheel legend.
 """
 
@@ -17,6 +18,7 @@ from motionvla.flow.codec import (
 from motionvla.flow.errors import FlowConfigError
 from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
 from motionvla.flow.metrics import angular_error, angular_error_map, end_point_error
+from motionvla.flow.resize import resize_flow
 from motionvla.flow.relative import (
     CameraFit,
     fit_camera_motion,
@@ -45,5 +47,6 @@ __all__ = [
     "motion_image_to_flow",
     "motion_strip",
     "remove_camera_motion",
+    "resize_flow",
     "subtract_camera_motion",
 ]

@@ -82,10 +82,10 @@ def test_stored_flow_moves_where_and_how_the_ground_truth_moves(shards):
 
 
 def test_resize_flow_scales_vectors_with_the_image():
-    from data_prep.process import resize_flow
+    from motionvla.flow import resize_flow
 
     flow = np.stack([np.full((128, 96), 3.0), np.full((128, 96), -2.0)]).astype(np.float32)
-    small = resize_flow(flow, 64)
+    small = resize_flow(flow, 64, 64)
     assert small.shape == (2, 64, 64)
     np.testing.assert_allclose(small[0], 3.0 * 64 / 96, rtol=1e-6)
     np.testing.assert_allclose(small[1], -2.0 * 64 / 128, rtol=1e-6)
