@@ -80,6 +80,10 @@ class SynthVideosConfig:
     size: int = 256
     frames: int = 32
     fps: float = 12.0
+    # The mover's speed: "" = uniform in 1.5-4 px/frame at 256x256, not named; or adverb:px pairs
+    # ("slowly:1.5,quickly:4", px/frame at 256x256, scaled with the size): one is drawn and the caption
+    # says it ("moves quickly to the left"), so that the caption alone tells how far the mover goes.
+    speeds: str = ""
     # Shapes per video (2..8), each with its own colour; one of them moves.
     objects: int = 3
     # Comma list from pan, zoom, roll; each video with camera motion gets one kind at random. Empty = static.
@@ -111,6 +115,24 @@ class SynthVideosConfig:
                 raise UserError(f"{name} must be {accepted}, got {getattr(self, name)!r}")
         self.camera_kinds()
         self.format_list()
+        self.speed_list()
+
+    def speed_list(self) -> tuple[tuple[str, float], ...]:
+        """The named speeds as (adverb, px/frame at 256x256); () = unnamed uniform speeds."""
+        pairs = []
+        for item in (x.strip() for x in self.speeds.split(",") if x.strip()):
+            word, _, value = item.partition(":")
+            try:
+                px = float(value)
+            except ValueError:
+                px = -1.0
+            if not word.strip().isalpha() or not 0 < px <= 64:
+                raise UserError(f"speeds must be a comma list of adverb:px pairs (px/frame at 256x256 in (0, 64]), "
+                                f"e.g. 'slowly:1.5,quickly:4'; got {item!r}")
+            pairs.append((word.strip(), px))
+        if len({w for w, _ in pairs}) != len(pairs):
+            raise UserError(f"speeds: each adverb once, got {self.speeds!r}")
+        return tuple(pairs)
 
     def camera_kinds(self) -> tuple[str, ...]:
         """The camera-motion kinds to draw from; () = static camera."""
@@ -176,14 +198,15 @@ def render_video(cfg: SynthVideosConfig, index: int) -> tuple[np.ndarray, Ground
     rng_scene, rng_camera, rng_place, rng_look = (np.random.default_rng(s)
                                                   for s in np.random.SeedSequence([cfg.seed, index]).spawn(4))
     scene = sample_scene(cfg.size, cfg.frames, cfg.objects, cfg.distractors, camera_kind_for(cfg, rng_camera),
-                         rng_scene, rng_camera, rng_place)
+                         rng_scene, rng_camera, rng_place, cfg.speed_list())
     frames, arrays = render_frames(scene, rng_look)
     caption = caption_for(scene)
     formats = cfg.format_list()
     mover = scene.mover
     synth = {
         "index": index, "mover": {"colour": mover.colour, "shape": mover.shape}, "direction": scene.direction,
-        "onset_frame": scene.onset_frame, "speed_px": round(scene.speed_px, 4), "camera_motion": scene.camera_motion,
+        "onset_frame": scene.onset_frame, "speed_px": round(scene.speed_px, 4),
+        "speed_word": scene.speed_word, "camera_motion": scene.camera_motion,
         "static": [{"colour": o.colour, "shape": o.shape} for o in scene.named[1:]],
         "distractors": cfg.distractors, "format": formats[index % len(formats)], "fps": cfg.fps, "size": cfg.size,
         "frames": cfg.frames, "seed": cfg.seed,

@@ -94,6 +94,7 @@ class Scene:
     camera_amount: float  # px/frame (pan), relative scale change/frame (zoom), degrees/frame (roll)
     camera_direction: float  # pan angle in radians; +1/-1 for zoom (in/out) and roll (clockwise/not)
     cameras: np.ndarray = dataclasses.field(repr=False)  # float64 (T, 3, 3): world -> view of each frame
+    speed_word: str = ""  # the caption's adverb for the speed ("quickly"); "" = the speed is not named
 
     @property
     def mover(self) -> Layer:
@@ -114,7 +115,8 @@ def caption_for(scene: Scene) -> str:
     """``"the red circle moves to the left while the blue square and the green triangle stay"``."""
     mover, *others = [f"the {layer.name}" for layer in scene.named]
     rest = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
-    return f"{mover} moves {DIRECTIONS[scene.direction][1]} while {rest} {'stays' if len(others) == 1 else 'stay'}"
+    adverb = f"{scene.speed_word} " if scene.speed_word else ""
+    return f"{mover} moves {adverb}{DIRECTIONS[scene.direction][1]} while {rest} {'stays' if len(others) == 1 else 'stay'}"
 
 
 def _translation(x: float, y: float) -> np.ndarray:
@@ -191,11 +193,13 @@ def sample_camera(kind: str, size: int, world: int, frames: int,
 
 def sample_scene(size: int, frames: int, objects: int, distractors: int, camera_kind: str,
                  rng_scene: np.random.Generator, rng_camera: np.random.Generator,
-                 rng_place: np.random.Generator) -> Scene:
+                 rng_place: np.random.Generator, speeds: tuple[tuple[str, float], ...] = ()) -> Scene:
     """Draws the objects, the mover's motion and the camera; places everything so that it stays in view.
 
     The named objects get distinct colours and never overlap at frame 0; the mover starts at
-    ``onset_frame`` (uniform in ``[0, frames // 2]``) and then moves at a constant speed in one direction.
+    ``onset_frame`` (uniform in ``[0, frames // 2]``) and then moves at a constant speed in one direction:
+    uniform in ``SPEED_PX``, or (``speeds``: (adverb, px per frame at 256) pairs) one of the named speeds,
+    whose adverb the caption then says.
     """
     scale = size / 256
     world = int(round(WORLD_SCALE * size))
@@ -204,7 +208,11 @@ def sample_scene(size: int, frames: int, objects: int, distractors: int, camera_
     radii = rng_scene.uniform(*OBJECT_RADIUS, size=objects) * size
     direction = str(rng_scene.choice(list(DIRECTIONS)))
     onset = int(rng_scene.integers(0, frames // 2 + 1))
-    speed = float(rng_scene.uniform(*SPEED_PX)) * scale
+    if speeds:
+        speed_word, speed = speeds[int(rng_scene.integers(len(speeds)))]
+        speed = float(speed) * scale
+    else:
+        speed_word, speed = "", float(rng_scene.uniform(*SPEED_PX)) * scale
 
     kind, amount, cam_dir, cameras = sample_camera(camera_kind, size, world, frames, rng_camera)
     pad = max(1.0, 2 * scale)
@@ -251,7 +259,7 @@ def sample_scene(size: int, frames: int, objects: int, distractors: int, camera_
             dspeed *= 0.8
         extra.append(layer)
     return Scene(size, frames, world, extra + named[1:] + named[:1], direction, float(speed),
-                 onset, kind, float(amount), float(cam_dir), cameras)
+                 onset, kind, float(amount), float(cam_dir), cameras, speed_word)
 
 
 def render_background(world: int, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,7 @@ class Config:
 
     checkpoint: str = ""  # a forecaster run folder or saved forecaster
     image: str = ""  # an image file (PNG/JPEG); or use --data and --key
+    previous_image: str = ""  # the frame before --image (a forecaster conditioned on the observed flow needs it)
     prompt: str = ""  # the caption; a shard sample's own caption when empty
     data: str = ""  # a prep output folder, to draw a sample and its ground truth
     key: str = ""  # the sample's key ("" = the first sample)
@@ -85,11 +86,18 @@ def run(cfg: Config) -> dict[str, Any]:
     pipe = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.checkpoint))
     truth = truth_images = None
     if cfg.image:
-        try:
-            frame = np.asarray(Image.open(cfg.image).convert("RGB"))
-        except (OSError, ValueError) as err:
-            raise UserError(f"--image={cfg.image}: cannot read it as an image ({err})") from None
+        def read(path: str, flag: str) -> np.ndarray:
+            try:
+                return np.asarray(Image.open(path).convert("RGB"))
+            except (OSError, ValueError) as err:
+                raise UserError(f"--{flag}={path}: cannot read it as an image ({err})") from None
+
+        frame = read(cfg.image, "image")
         frames = [frame]
+        previous = [read(cfg.previous_image, "previous_image")] if cfg.previous_image else None
+        if previous is None and pipe.model.cfg.past_flows:
+            raise UserError("this forecaster is conditioned on the observed flow: give --previous_image=IMG "
+                            "(the frame before --image)")
         if not cfg.prompt:
             raise UserError("--prompt is required with --image")
         prompt = cfg.prompt
@@ -113,10 +121,11 @@ def run(cfg: Config) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(cfg.seed)
     if stack is not None:
         flows, images = pipe.model.forecast(stack, [prompt], num_inference_steps=cfg.num_inference_steps or None,
-                                            generator=generator)
+                                            generator=generator, past_flow=sample["past_flow"][None])
         predicted, pred_images = flows[0, 0].numpy(), (images[0, 0].numpy() * 255).round().astype(np.uint8)
     else:
-        result = pipe(frames, [prompt], num_inference_steps=cfg.num_inference_steps or None, generator=generator)
+        result = pipe(frames, [prompt], num_inference_steps=cfg.num_inference_steps or None, generator=generator,
+                      previous_images=previous)
         predicted, pred_images = result.flows[0, 0], result.motion_images[0, 0]
     draw(frame, prompt, predicted, pred_images, cfg.out, truth, truth_images)
     print(f"wrote {cfg.out}")

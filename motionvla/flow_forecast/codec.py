@@ -74,10 +74,12 @@ class MotionCodec(nn.Module):
         return x.reshape(b, n * x.shape[1], *x.shape[2:])
 
     def encode_flow(self, flow: Tensor) -> Tensor:
-        """Future flow ``(B, K, 2, H, W)`` -> DiT data ``(B, K·C, r', r')``."""
-        images = motion_targets(flow, self.cfg.resolution, self.scale)  # (B, 3K, r, r) in [0, 1]
-        b = images.shape[0]
-        return self._encode_images(images.reshape(b, self.cfg.num_frames, 3, self.cfg.resolution, self.cfg.resolution))
+        """Flows ``(B, N, 2, H, W)`` (N = K future flows, or the observed ones) -> ``(B, N·C, r', r')``."""
+        b, n, r = flow.shape[0], flow.shape[1], self.cfg.resolution
+        if n == 0:
+            return flow.new_zeros(b, 0, self.cfg.latent_resolution, self.cfg.latent_resolution)
+        images = motion_targets(flow, r, self.scale)  # (B, 3N, r, r) in [0, 1]
+        return self._encode_images(images.reshape(b, n, 3, r, r))
 
     def encode_frames(self, frames: Tensor) -> Tensor:
         """Input frames ``(B, T_in, 3, H, W)`` float in [0, 1] -> the DiT's condition ``(B, T_in·C, r', r')``."""

@@ -50,6 +50,9 @@ class ForecasterConfig:
     # Extra loss weight on moving pixels (pixel codec): weight = 1 + moving_weight * saturation of the target
     # motion image. Objects are a few per cent of a frame, so a plain mean is dominated by "nothing moves".
     moving_weight: float = 0.0
+    # Also condition the DiT on the observed flow between the input frames (frames_in - 1 motion images,
+    # through the same codec): what is already moving can be carried on; what the caption names can start.
+    past_flow_condition: bool = False
 
     def __post_init__(self) -> None:
         self.vae_block_channels = tuple(int(c) for c in self.vae_block_channels)
@@ -64,6 +67,8 @@ class ForecasterConfig:
                 raise UserError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if self.moving_weight < 0:
             raise UserError(f"model.moving_weight must be >= 0, got {self.moving_weight}")
+        if self.past_flow_condition and self.frames_in < 2:
+            raise UserError("model.past_flow_condition needs model.frames_in >= 2 (one observed flow per pair of frames)")
         if self.flow_max_magnitude < 0:
             raise UserError(f"model.flow_max_magnitude must be >= 0 (0 = from the data), got {self.flow_max_magnitude}")
         side = self.latent_resolution
@@ -92,8 +97,13 @@ class ForecasterConfig:
         return self.num_frames * self.channels_per_image
 
     @property
+    def past_flows(self) -> int:
+        """How many observed flows the DiT is conditioned on (0 without ``past_flow_condition``)."""
+        return self.frames_in - 1 if self.past_flow_condition else 0
+
+    @property
     def condition_channels(self) -> int:
-        return self.frames_in * self.channels_per_image
+        return (self.frames_in + self.past_flows) * self.channels_per_image
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

@@ -66,9 +66,11 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
         past = resize_flows(batch["past_flow"], r)
         kinds = clip_kinds(past, target, moving_threshold_px)
         pred, _ = model.forecast(batch["frames"], batch["caption"], num_samples=num_samples,
-                                 num_inference_steps=num_inference_steps, generator=generator)
+                                 num_inference_steps=num_inference_steps, generator=generator,
+                                 past_flow=batch["past_flow"])
         shuffled, _ = model.forecast(batch["frames"], _shift_captions(batch["caption"]),
-                                     num_inference_steps=num_inference_steps, generator=generator)
+                                     num_inference_steps=num_inference_steps, generator=generator,
+                                     past_flow=batch["past_flow"])
         per_sample = (pred - target[:, None]).norm(dim=3).mean(dim=(2, 3, 4))  # (B, S)
         best = pred[torch.arange(pred.shape[0]), per_sample.argmin(dim=1)]
         outputs = {"model": pred[:, 0], "model_best_of_s": best, "shuffled_captions": shuffled[:, 0],

@@ -71,6 +71,19 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         with torch.set_grad_enabled(self.cfg.train_vlm and torch.is_grad_enabled()):
             return self.encoder(images, list(captions))
 
+    def _condition(self, frames: Tensor, past_flow: Tensor | None) -> Tensor:
+        """The DiT's image condition: the input frames, then (``past_flow_condition``) the observed flows."""
+        condition = self.codec.encode_frames(frames)
+        need = self.cfg.past_flows
+        if not need:
+            return condition
+        if past_flow is None:
+            raise ValueError(f"this forecaster is conditioned on the observed flow: give past_flow "
+                             f"(B, {need}, 2, H, W), pixels, frame t-1 -> t")
+        if past_flow.dim() != 5 or past_flow.shape[0] != frames.shape[0] or past_flow.shape[1:3] != (need, 2):
+            raise ValueError(f"past_flow must be (B={frames.shape[0]}, {need}, 2, H, W), got {tuple(past_flow.shape)}")
+        return torch.cat([condition, self.codec.encode_flow(past_flow.float())], dim=1)
+
     def _check_batch(self, frames: Tensor, captions: list[str]) -> None:
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T_in, 3, H, W), got {tuple(frames.shape)}")
@@ -81,7 +94,8 @@ class FlowForecaster(ModelMixin, ConfigMixin):
 
     def forward(self, batch: dict) -> tuple[Tensor, dict[str, float]]:
         """Flow-matching loss on ``batch``: ``frames`` ``(B, T_in, 3, H, W)`` (uint8 or [0, 1]), ``flow``
-        ``(B, K, 2, H', W')`` pixels at H' x W', ``caption`` list of B strings."""
+        ``(B, K, 2, H', W')`` pixels at H' x W', ``caption`` list of B strings; ``past_flow``
+        ``(B, T_in - 1, 2, H', W')`` when the model is conditioned on it."""
         frames = frames_to_float(batch["frames"])
         captions = list(batch["caption"])
         self._check_batch(frames, captions)
@@ -89,7 +103,7 @@ class FlowForecaster(ModelMixin, ConfigMixin):
             raise ValueError(f"this forecaster predicts K={self.cfg.num_frames} flows, the batch has {batch['flow'].shape[1]}")
         context, mask = self._context(frames, captions)
         target = self.codec.encode_flow(batch["flow"].float())
-        loss = self.dit.data_loss(target, context, mask, condition=self.codec.encode_frames(frames),
+        loss = self.dit.data_loss(target, context, mask, condition=self._condition(frames, batch.get("past_flow")),
                                   weight=self._moving_weight(target))
         return loss, {"motion_loss": loss.detach()}
 
@@ -104,16 +118,18 @@ class FlowForecaster(ModelMixin, ConfigMixin):
 
     @torch.no_grad()
     def forecast(self, frames: Tensor, captions: list[str], *, num_inference_steps: int | None = None,
-                 num_samples: int = 1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                 num_samples: int = 1, generator: torch.Generator | None = None,
+                 past_flow: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(flows (B, S, K, 2, r, r) float32 pixels at r, motion images (B, S, K, 3, r, r) float in [0, 1])``.
 
-        One encoder pass per input; the S samples differ in the DiT's starting noise only.
+        One encoder pass per input; the S samples differ in the DiT's starting noise only. ``past_flow``
+        ``(B, T_in - 1, 2, H, W)`` in pixels: required when the model is conditioned on the observed flow.
         """
         frames = frames_to_float(frames)
         self._check_batch(frames, captions)
         b, s = frames.shape[0], int(num_samples)
         context, mask = self._context(frames, captions)
-        condition = self.codec.encode_frames(frames)
+        condition = self._condition(frames, past_flow)
         rep = lambda x: x.repeat_interleave(s, dim=0)  # noqa: E731 -- (B, ...) -> (B·S, ...)
         data = self.dit.sample_data(rep(context), rep(mask), num_inference_steps or self.cfg.num_inference_steps,
                                     generator=generator, condition=rep(condition))

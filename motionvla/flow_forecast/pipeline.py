@@ -51,6 +51,41 @@ def _as_frames(images, frames_in: int) -> torch.Tensor:
     return x[:, None].expand(-1, frames_in, -1, -1, -1)
 
 
+def _with_previous(frames: torch.Tensor, previous_images, frames_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``frames (B, 2, 3, H, W)`` with the previous frames in slot 0, and DIS flows previous -> current
+    ``(B, 2, H, W)`` in pixels."""
+    from motionvla.flow import estimate_flow
+
+    if frames_in != 2:
+        raise UserError(f"previous_images works with frames_in=2 forecasters; this one reads {frames_in} frames")
+    previous = _as_frames(previous_images, 1)[:, 0]
+    if previous.shape[0] != frames.shape[0]:
+        raise UserError(f"{previous.shape[0]} previous images for {frames.shape[0]} images: give one per image")
+    current = frames[:, -1]
+    if previous.shape[-2:] != current.shape[-2:]:
+        previous = torch.nn.functional.interpolate(previous, size=current.shape[-2:], mode="bilinear")
+    to_uint8 = lambda x: (x.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
+    flows = np.stack([estimate_flow(to_uint8(a), to_uint8(b)) for a, b in zip(previous, current)])
+    return torch.stack([previous, current], dim=1), torch.from_numpy(flows)
+
+
+def _as_past_flows(past_flows, batch: int, need: int) -> torch.Tensor | None:
+    """``past_flows`` as float ``(B, need, 2, H, W)``, or None when the model does not use them."""
+    if not need:
+        return None
+    if past_flows is None:
+        raise UserError(f"this forecaster is conditioned on the observed flow: pass previous_images=[the frame before "
+                        f"each image] (flow estimated with DIS), or past_flows=(B, {need}, 2, H, W) float pixels "
+                        "(frame t-1 -> t)")
+    x = torch.as_tensor(np.asarray(past_flows, dtype=np.float32) if not isinstance(past_flows, torch.Tensor)
+                        else past_flows).float()
+    if x.dim() == 4:
+        x = x[:, None]
+    if x.dim() != 5 or x.shape[0] != batch or x.shape[1:3] != (need, 2):
+        raise UserError(f"past_flows must be ({batch}, 2, H, W) or ({batch}, {need}, 2, H, W), got {tuple(x.shape)}")
+    return x
+
+
 class FlowForecastPipeline:
     """Calls a :class:`FlowForecaster` like a function. ``from_pretrained(path)`` loads a saved forecaster (a
     training run's ``pretrained_model/`` or any ``save_pretrained`` folder)."""
@@ -83,15 +118,29 @@ class FlowForecastPipeline:
 
     @torch.no_grad()
     def __call__(self, images, prompts: list[str], *, num_inference_steps: int | None = None,
-                 generator: torch.Generator | None = None, num_samples: int = 1) -> FlowForecastOutput:
-        """Forecast for each (image, prompt): see :class:`FlowForecastOutput` for the shapes."""
+                 generator: torch.Generator | None = None, num_samples: int = 1,
+                 past_flows=None, previous_images=None) -> FlowForecastOutput:
+        """Forecast for each (image, prompt): see :class:`FlowForecastOutput` for the shapes.
+
+        ``past_flows``: the flow observed up to each image, float ``(B, 2, H, W)`` or ``(B, T_in - 1, 2, H, W)``
+        in pixels (frame t-1 -> t, e.g. from :func:`motionvla.flow.estimate_flow`); required by a forecaster
+        trained with ``past_flow_condition`` and ignored otherwise. ``previous_images``: the frame before each
+        image (same forms as ``images``; for ``frames_in = 2``): the model then sees both frames, and a missing
+        ``past_flows`` is estimated between them with DIS (``motionvla.flow``, the data prep's default).
+        """
         if isinstance(prompts, str):
             prompts = [prompts]
         frames = _as_frames(images, self.model.cfg.frames_in)
+        if previous_images is not None:
+            frames, estimated = _with_previous(frames, previous_images, self.model.cfg.frames_in)
+            if past_flows is None and self.model.cfg.past_flows:
+                past_flows = estimated
         if len(prompts) != frames.shape[0]:
             raise UserError(f"{len(prompts)} prompts for {frames.shape[0]} images: give one prompt per image")
         device = next(self.model.parameters()).device
+        past = _as_past_flows(past_flows, frames.shape[0], self.model.cfg.past_flows)
         flows, images01 = self.model.forecast(frames.to(device), list(prompts), num_inference_steps=num_inference_steps,
-                                              num_samples=num_samples, generator=generator)
+                                              num_samples=num_samples, generator=generator,
+                                              past_flow=None if past is None else past.to(device))
         return FlowForecastOutput(flows.cpu().numpy().astype(np.float32),
                                   (images01.cpu().numpy() * 255).round().astype(np.uint8))

@@ -34,6 +34,10 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
     if fc.codec != "pixel":
         raise UserError(f"--policy.motion_head_from={path}: a {fc.codec}-codec forecaster cannot seed the policy's "
                         "motion head (it generates motion images in pixel space)")
+    if fc.past_flows:
+        raise UserError(f"--policy.motion_head_from={path}: this forecaster is conditioned on the observed flow "
+                        "(model.past_flow_condition), the policy's motion head on camera frames only; seed it from a "
+                        "forecaster trained with --model.past_flow_condition=false")
     width = fc.hidden_size if fc.vlm == "tiny" else None
     if width is None or width != config.hidden_size or config.backbone != "tiny":
         raise UserError(f"--policy.motion_head_from={path}: the forecaster's DiT attends to {fc.vlm} features of width "

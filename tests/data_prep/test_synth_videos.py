@@ -100,6 +100,30 @@ def test_only_the_named_mover_moves_and_only_after_onset():
                 np.testing.assert_allclose(on_mover, np.broadcast_to(step[:, None], on_mover.shape), atol=1e-3)
 
 
+def test_named_speeds_are_drawn_and_said_in_the_caption():
+    cfg = SynthVideosConfig(**SMALL, speeds="slowly:1.5,quickly:4")
+    words = set()
+    for index in range(8):
+        _, gt, info = render_video(cfg, index)
+        synth = info["synth"]
+        word, px = {"slowly": ("slowly", 1.5), "quickly": ("quickly", 4.0)}[synth["speed_word"]]
+        words.add(word)
+        assert f" moves {word} {DIRECTIONS[synth['direction']][1]} while " in info["caption"]
+        assert synth["speed_px"] == pytest.approx(px * cfg.size / 256, abs=1e-4)  # not capped at this size
+        t = cfg.frames - 2  # after every onset: the mover's ground-truth step is the named speed
+        assert np.hypot(*gt.object[t][:, gt.mover_mask[t]]).mean() == pytest.approx(synth["speed_px"], abs=1e-3)
+    assert words == {"slowly", "quickly"}
+    plain = render_video(SynthVideosConfig(**SMALL), 0)[2]
+    assert plain["synth"]["speed_word"] == ""
+    assert f" moves {DIRECTIONS[plain['synth']['direction']][1]} while " in plain["caption"]
+
+
+@pytest.mark.parametrize("speeds", ["slowly", "slowly:0", "slowly:x", "slowly:1,slowly:2", "very slowly:1"])
+def test_bad_speeds_are_refused(speeds):
+    with pytest.raises(UserError, match="speeds"):
+        SynthVideosConfig(speeds=speeds)
+
+
 def test_a_video_does_not_depend_on_how_many_are_made():
     a, gt_a, info_a = render_video(SynthVideosConfig(**TINY, videos=2), 1)
     b, gt_b, info_b = render_video(SynthVideosConfig(**TINY, videos=50), 1)
