@@ -39,6 +39,9 @@ class Config:
     lerobot_size: int = 64  # side of its frames and flows in the samples
     # Start from a trained forecaster (fine-tuning, e.g. web-video pre-training -> robot demos).
     init_from: str = ""
+    # With --init_from: measure the codec scale on this data instead of keeping the saved one (robot flows can be
+    # much faster than web video's and would saturate the old scale's motion images; the weights then adapt).
+    remeasure_flow_scale: bool = False
     # The run folder (= --train.output_dir).
     out: str = "outputs/forecast/run"
     model: ForecasterConfig = field(default_factory=ForecasterConfig)
@@ -104,9 +107,11 @@ def run(cfg: Config) -> dict[str, Any]:
         from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 
         base = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.init_from)).model
-        model_cfg = base.cfg
+        model_cfg = dataclasses.replace(base.cfg, flow_max_magnitude=0.0) if cfg.remeasure_flow_scale else base.cfg
         cfg = dataclasses.replace(cfg, model=model_cfg)
     dataset = training_data(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
+    if cfg.remeasure_flow_scale and not cfg.init_from:
+        raise UserError("--remeasure_flow_scale only applies with --init_from (a new model measures its scale anyway)")
     if model_cfg.flow_max_magnitude <= 0:
         scale = measure_flow_scale(dataset, model_cfg.resolution, cfg.flow_scale_percentile)
         model_cfg = dataclasses.replace(model_cfg, flow_max_magnitude=round(scale, 4))

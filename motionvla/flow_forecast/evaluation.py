@@ -40,9 +40,19 @@ def clip_kinds(past: Tensor, future: Tensor, threshold: float, min_fraction: flo
     return ["moving" if p else ("starts" if f else "still") for p, f in zip(past_moves.tolist(), future_moves.tolist())]
 
 
-def _shift_captions(captions: list[str]) -> list[str]:
-    """Every caption moved to the next sample: each sample gets another sample's caption (a derangement)."""
-    return captions[1:] + captions[:1] if len(captions) > 1 else captions
+def swap_captions(captions: list[str]) -> tuple[list[str], int]:
+    """Each sample gets the caption of the next sample (cyclically) whose caption *differs* from its own.
+
+    A plain rotation is not enough: consecutive samples are often clips of the same video and share its
+    caption, so rotating would hand most samples their own caption back. Returns the new captions and how
+    many samples kept their own (every caption in the batch was the same).
+    """
+    n, out, kept = len(captions), [], 0
+    for i, own in enumerate(captions):
+        other = next((captions[(i + j) % n] for j in range(1, n) if captions[(i + j) % n] != own), None)
+        kept += other is None
+        out.append(own if other is None else other)
+    return out, kept
 
 
 @torch.no_grad()
@@ -59,6 +69,7 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
     errors = {name: ForecastErrors(moving_threshold_px) for name in names}
     generator = torch.Generator().manual_seed(seed)
     total = min(len(loader), max_batches) if max_batches else len(loader)
+    unchanged = 0  # samples whose caption could not be swapped for a different one (all equal in the batch)
     for n, batch in enumerate(tqdm(loader, total=total, desc="forecast eval", disable=not progress)):
         if max_batches and n >= max_batches:
             break
@@ -68,7 +79,9 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
         pred, _ = model.forecast(batch["frames"], batch["caption"], num_samples=num_samples,
                                  num_inference_steps=num_inference_steps, generator=generator,
                                  past_flow=batch["past_flow"])
-        shuffled, _ = model.forecast(batch["frames"], _shift_captions(batch["caption"]),
+        swapped, same = swap_captions(list(batch["caption"]))
+        unchanged += same
+        shuffled, _ = model.forecast(batch["frames"], swapped,
                                      num_inference_steps=num_inference_steps, generator=generator,
                                      past_flow=batch["past_flow"])
         per_sample = (pred - target[:, None]).norm(dim=3).mean(dim=(2, 3, 4))  # (B, S)
@@ -87,7 +100,7 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
         "model_vs_best_baseline_moving": _ratio(report["model"]["epe_moving"], report[best_baseline]["epe_moving"]),
         "shuffled_vs_model_moving": _ratio(report["shuffled_captions"]["epe_moving"], report["model"]["epe_moving"]),
     }
-    report["settings"] = {"resolution": r, "num_samples": num_samples, "moving_threshold_px": moving_threshold_px,
+    report["settings"] = {"shuffled_captions_unchanged": unchanged, "resolution": r, "num_samples": num_samples, "moving_threshold_px": moving_threshold_px,
                           "num_inference_steps": num_inference_steps or model.cfg.num_inference_steps}
     return report
 

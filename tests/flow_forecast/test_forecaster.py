@@ -128,3 +128,13 @@ def test_moving_pixel_weight_changes_the_loss_only_where_things_move():
     torch.manual_seed(5)
     s1, _ = weighted(still)
     assert torch.isclose(s0, s1)  # nothing moves: every weight is 1
+
+
+def test_swapped_captions_always_differ_from_the_samples_own():
+    from motionvla.flow_forecast.evaluation import swap_captions
+
+    captions = ["a", "a", "a", "b", "b", "c"]  # clips of one video share its caption
+    swapped, kept = swap_captions(captions)
+    assert kept == 0 and all(s != c for s, c in zip(swapped, captions))
+    assert sorted(set(swapped)) == ["a", "b", "c"]
+    assert swap_captions(["x", "x"]) == (["x", "x"], 2)  # nothing else to give: counted, not hidden

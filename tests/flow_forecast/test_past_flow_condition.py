@@ -80,3 +80,12 @@ def test_vae_codec_with_past_flow_trains_a_step():
                  "past_flow": torch.randn(2, 1, 2, 32, 32), "caption": CAPTIONS})
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_a_past_flow_forecaster_cannot_seed_the_policy_motion_head(tmp_path):
+    from motionvla.policy.configuration_motionvla import MotionVLAConfig
+    from motionvla.policy.motion_head_init import adopt_forecaster_shapes
+
+    FlowForecastPipeline(model()).save_pretrained(tmp_path / "fc")
+    with pytest.raises(UserError, match="past_flow_condition=false"):
+        adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32), str(tmp_path / "fc"))
