@@ -9,6 +9,7 @@
 - :mod:`~motionvla.policy.modeling_motionvla`: ``MotionVLAPolicy``.
 - :mod:`~motionvla.policy.processor_motionvla`: lerobot pre/post-processors (normalization statistics).
 - :mod:`~motionvla.policy.training`: dataset checks, flow targets and processors for ``motionvla train``.
+- :mod:`~motionvla.policy.pi05_motion`: lerobot's π0.5 + this motion head (lerobot type ``pi05_motion``).
 """
 
 from motionvla.policy.configuration_motionvla import MoEConfig, MotionVLAConfig
@@ -23,3 +24,7 @@ __all__ = [
     "load_processors",
     "make_motionvla_pre_post_processors",
 ]
+
+# Registers lerobot policy type ``pi05_motion`` (lerobot's π0.5 + our motion head); its model and processors
+# are imported by lerobot's factory when the type is used.
+import motionvla.policy.pi05_motion  # noqa: E402,F401

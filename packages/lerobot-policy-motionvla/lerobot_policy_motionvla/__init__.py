@@ -1,4 +1,4 @@
-"""Importing this registers the ``motionvla`` policy type (config, model, processors) with lerobot.
+"""Importing this registers the ``motionvla`` and ``pi05_motion`` policy types (config, model, processors) with lerobot.
 
 lerobot imports it at start-up of ``lerobot-train`` / ``lerobot-eval``. It also points LIBERO at the config
 ``make libero`` wrote (when LIBERO is set up), so ``lerobot-eval --env.type=libero`` never stops at LIBERO's
