@@ -15,13 +15,14 @@ import functools
 import inspect
 import gc
 from collections.abc import Callable
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature
-from lerobot.policies.factory import get_policy_class, make_policy_config
+from lerobot.policies.factory import get_policy_class, make_policy, make_policy_config, make_pre_post_processors
 from lerobot.policies.pi05 import modeling_pi05, processor_pi05
 from lerobot.policies.pi05.configuration_pi05 import PI05Config
 from lerobot.policies.pi05.modeling_pi05 import GemmaConfig, PI05Policy
@@ -131,8 +132,6 @@ def test_full_size_builds_on_meta_with_pi05_sizes():
 
 
 def test_registered_with_lerobot():
-    from lerobot.policies.factory import _make_processors_from_policy_config  # noqa: F401 (the resolver exists)
-
     assert get_policy_class("pi05_motion") is PI05MotionPolicy
     config = make_policy_config("pi05_motion", device="cpu")
     assert isinstance(config, PI05MotionConfig) and isinstance(config, PI05Config) and config.type == "pi05_motion"
@@ -296,26 +295,38 @@ def tiny_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=word_level, pad_token="<pad>", unk_token="[UNK]")
 
 
-def test_preprocessor_turns_future_frames_into_motion_targets(policy):
-    from motionvla.policy.pi05_motion.processor_pi05_motion import make_pi05_motion_pre_post_processors
+MEAN_STD = {"VISUAL": NormalizationMode.IDENTITY, "STATE": NormalizationMode.MEAN_STD, "ACTION": NormalizationMode.MEAN_STD}
+STATS = {STATE: {"mean": torch.zeros(STATE_DIM), "std": torch.ones(STATE_DIM)},
+         "action": {"mean": torch.zeros(ACTION_DIM), "std": torch.ones(ACTION_DIM)}}
 
-    config = tiny_config(normalization_mapping={"VISUAL": NormalizationMode.IDENTITY, "STATE": NormalizationMode.MEAN_STD,
-                                                "ACTION": NormalizationMode.MEAN_STD})
-    stats = {STATE: {"mean": torch.zeros(STATE_DIM), "std": torch.ones(STATE_DIM)},
-             "action": {"mean": torch.zeros(ACTION_DIM), "std": torch.ones(ACTION_DIM)}}
-    with mock.patch.object(processor_pi05, "TokenizerProcessorStep",
-                           functools.partial(processor_pi05.TokenizerProcessorStep, tokenizer=tiny_tokenizer())):
-        pre, _ = make_pi05_motion_pre_post_processors(config, stats)
-    names = [type(s).__name__ for s in pre.steps]
-    assert names.index("FlowTargetsStep") == names.index("AddBatchDimensionProcessorStep") + 1
-    # What lerobot's dataset yields for observation_delta_indices [0, 2, 4]: a square moving 1 px per frame.
-    k, b = config.motion_frames, 2
+
+def training_window(config: PI05MotionConfig, b: int = 2) -> dict:
+    """What lerobot's dataset yields for observation_delta_indices (K + 1 frames of every observation key):
+    a bright square moving 2 px per loaded frame; the second sample's last frame lies past its episode's end."""
+    k = config.motion_frames
     frames = torch.rand(1, 1, 3, SIZE, SIZE).repeat(b, k + 1, 1, 1, 1) * 0.3
     for t in range(k + 1):
         frames[:, t, :, 8:20, 4 + 2 * t:16 + 2 * t] = 1.0
-    raw = {CAM: frames, WRIST: frames.clone(), STATE: torch.zeros(b, k + 1, STATE_DIM),
-           "action": torch.randn(b, config.chunk_size, ACTION_DIM), "task": ["push the red block left"] * b,
-           f"{CAM}_is_pad": torch.tensor([[False] * (k + 1), [False, False, True]])}
+    return {CAM: frames, WRIST: frames.clone(), STATE: torch.zeros(b, k + 1, STATE_DIM),
+            "action": torch.randn(b, config.chunk_size, ACTION_DIM), "task": ["push the red block left"] * b,
+            f"{CAM}_is_pad": torch.tensor([[False] * (k + 1), [False] * k + [True]])}
+
+
+def with_tiny_tokenizer():
+    """lerobot's π0.5 factory builds its tokenizer step by hub name; here it gets the in-process tokenizer."""
+    return mock.patch.object(processor_pi05, "TokenizerProcessorStep",
+                             functools.partial(processor_pi05.TokenizerProcessorStep, tokenizer=tiny_tokenizer()))
+
+
+def test_preprocessor_turns_future_frames_into_motion_targets(policy):
+    config = tiny_config(normalization_mapping=MEAN_STD)
+    with with_tiny_tokenizer():
+        pre, _ = make_pre_post_processors(config, dataset_stats=STATS)  # lerobot's factory finds ours by name
+    names = [type(s).__name__ for s in pre.steps]
+    assert names.index("FlowTargetsStep") == names.index("AddBatchDimensionProcessorStep") + 1
+    k, b = config.motion_frames, 2
+    raw = training_window(config, b)
+    frames = raw[CAM]
     batch = pre(raw)
     assert batch["motion"].shape == (b, k, 2, 8, 8) and batch["motion_mask"].tolist() == [[True, True], [True, False]]
     assert batch[CAM].shape == (b, 3, SIZE, SIZE) and batch[STATE].shape == (b, STATE_DIM)
@@ -326,3 +337,47 @@ def test_preprocessor_turns_future_frames_into_motion_targets(policy):
     acting = pre({CAM: frames[:, 0], WRIST: frames[:, 0], STATE: torch.zeros(b, STATE_DIM), "task": ["push"] * b})
     assert "motion" not in acting and acting[CAM].shape == (b, 3, SIZE, SIZE)
     assert isinstance(pre.steps[names.index("FlowTargetsStep")], FlowTargetsStep)
+
+
+LIBERO_LIKE = {CAM: {"dtype": "video", "shape": (SIZE, SIZE, 3), "names": ["height", "width", "channels"]},
+               WRIST: {"dtype": "video", "shape": (SIZE, SIZE, 3), "names": ["height", "width", "channels"]},
+               STATE: {"dtype": "float32", "shape": (STATE_DIM,), "names": None},
+               "action": {"dtype": "float32", "shape": (ACTION_DIM,), "names": None}}
+
+
+def test_lerobot_train_wiring_from_a_pi05_checkpoint(reduced_pi05, tmp_path):
+    """What the LIBERO recipe runs, minus the loop: init_from_pi05 on a (reduced) π0.5 checkpoint, then
+    lerobot-train's make_policy(pretrained_path=...) and make_pre_post_processors(pretrained_path=...)."""
+    from lerobot.processor import TokenizerProcessorStep
+
+    from motionvla.policy.pi05_motion.init_from_pi05 import init_from_pi05
+
+    sizes = {f.name: getattr(tiny_config(), f.name) for f in dataclasses.fields(PI05Config)
+             if f.init and f.name not in ("input_features", "output_features", "pretrained_path")}
+    sizes["normalization_mapping"] = MEAN_STD
+    torch.manual_seed(4)
+    base = PI05Policy(PI05Config(**{**sizes, "input_features": tiny_config().input_features,
+                                    "output_features": tiny_config().output_features}))
+    base.save_pretrained(tmp_path / "pi05_base")
+    motion = {k: getattr(tiny_config(), k) for k in ("motion_frames", "motion_resolution", "motion_patch_size",
+                                                     "motion_layers", "motion_heads", "motion_head_dim", "flow_max_magnitude")}
+    with with_tiny_tokenizer():
+        init = init_from_pi05(str(tmp_path / "pi05_base"), LIBERO_LIKE, STATS, tmp_path / "init", **sizes, **motion)
+    assert {"config.json", "model.safetensors", "policy_preprocessor.json", "policy_postprocessor.json"} <= {
+        p.name for p in init.iterdir()}
+
+    config = make_policy_config("pi05_motion", pretrained_path=str(init), **sizes, **motion)
+    policy = make_policy(config, ds_meta=SimpleNamespace(features=LIBERO_LIKE, stats=STATS, repo_id="fake/libero"))
+    assert torch.equal(language_param(policy), language_param(base)) and policy.motion_head is not None
+    overrides = {"device_processor": {"device": "cpu"}, "tokenizer_processor": {"tokenizer": tiny_tokenizer()},
+                 "rename_observations_processor": {"rename_map": {}}}
+    pre, _ = make_pre_post_processors(config, pretrained_path=str(init), dataset_stats=STATS,
+                                      preprocessor_overrides=overrides)
+    assert any(isinstance(s, FlowTargetsStep) for s in pre.steps)
+    assert any(isinstance(s, TokenizerProcessorStep) for s in pre.steps)
+    batch = pre(training_window(config))
+    policy.train()
+    loss, info = policy.forward(batch)
+    assert torch.isfinite(loss) and info["motion_loss"] > 0 and batch["motion"].shape == (2, 2, 2, 8, 8)
+    del policy, base
+    gc.collect()
