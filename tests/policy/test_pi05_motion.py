@@ -381,3 +381,26 @@ def test_lerobot_train_wiring_from_a_pi05_checkpoint(reduced_pi05, tmp_path):
     assert torch.isfinite(loss) and info["motion_loss"] > 0 and batch["motion"].shape == (2, 2, 2, 8, 8)
     del policy, base
     gc.collect()
+
+
+def test_codec_scale_is_measured_on_the_flow_camera_when_make_policy_builds_for_a_dataset(reduced_pi05, monkeypatch):
+    from motionvla.policy.pi05_motion import flow_scale
+
+    seen = {}
+
+    def fake_sample(repo_id, root, camera, cfg, q, **kwargs):
+        seen.update(repo_id=repo_id, camera=camera, cfg=cfg, q=q, **kwargs)
+        return 2.3456
+
+    monkeypatch.setattr(flow_scale, "sample_flow_scale", fake_sample)
+    meta = SimpleNamespace(features=LIBERO_LIKE, stats=STATS, repo_id="fake/libero", root="/nowhere", total_episodes=20)
+    config = tiny_config(flow_max_magnitude=0.0)
+    config.input_features = {}  # make_policy fills them from the dataset, as lerobot-train does
+    policy = make_policy(config, ds_meta=meta)
+    assert policy.config.flow_max_magnitude == 2.35 and seen["camera"] == CAM and seen["q"] == 99.5
+    assert (seen["cfg"].camera, seen["cfg"].num_flows, seen["cfg"].stride, seen["cfg"].height) == ("image", 2, 2, 8)
+    assert seen["max_episodes"] == 8 and seen["total_episodes"] == 20
+    with pytest.raises(UserError, match="has no observation.images.side"):
+        flow_scale.measure_flow_scale(tiny_config(motion_camera="observation.images.side"), meta)
+    del policy
+    gc.collect()
