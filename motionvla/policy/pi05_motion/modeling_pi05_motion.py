@@ -65,6 +65,7 @@ class PI05MotionPolicy(PI05Policy):
         paligemma = self.model.paligemma_with_expert.paligemma
         self._prefix = PrefixCapture(paligemma)
         self._load_report: LoadReport | None = None
+        self._img_masks: list[Tensor] | None = None
         # The plain π0.5 baseline (motion_weight == 0) carries no motion head: its weights and loss are PI05's.
         self.model.motion_head = None
         if config.motion_weight > 0:
@@ -118,9 +119,13 @@ class PI05MotionPolicy(PI05Policy):
         if self.motion_head is None:
             raise ValueError("this pi05_motion policy has motion_weight=0: it has no motion head")
         flow = self._motion_flow(batch)
+        self._img_masks = None
         with self._prefix.capturing() as outputs:
             action_loss, info = super().forward(batch, reduction)
         prefix = self._prefix.one(outputs)
+        if self._img_masks is None:
+            raise RuntimeError("pi05_motion: lerobot's PI05Policy.forward no longer calls _preprocess_images, whose "
+                               "camera masks the motion head's context mask needs")
         mask = self._prefix.mask(self._img_masks, batch[OBS_LANGUAGE_ATTENTION_MASK].to(prefix.device), prefix.shape[1])
         targets = motion_targets(flow.to(prefix.device), self.config.motion_resolution, self.config.flow_max_magnitude)
         frame_valid = batch.get(MOTION_MASK_KEY)
