@@ -87,6 +87,8 @@ def metadata_of(policy: Any, source: str) -> PolicyMetadata:
     state_dim = action_dim = None
     for key, feature in (getattr(config, "input_features", None) or {}).items():
         shape = tuple(int(s) for s in feature.shape)
+        if key.startswith(IMAGE_KEY_PREFIX + "empty_camera_"):
+            continue  # π0/π0.5's `empty_cameras` padding: the model fills these itself, no env provides them
         if key.startswith(IMAGE_KEY_PREFIX):
             c, h, w = shape if shape[0] in (1, 3) else (shape[2], shape[0], shape[1])
             cameras[key] = (h, w, c)

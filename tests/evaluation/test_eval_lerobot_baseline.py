@@ -54,3 +54,21 @@ def test_lerobot_act_checkpoint_is_evaluated_through_the_interface(record_tiny_d
     info = json.loads((out / "eval_info.json").read_text())
     assert info["policy"]["kind"] == "checkpoint" and info["overall"]["n_episodes"] == 2
     assert info["overall"]["n_errors"] == 0 and info["config"]["image_size"] == 32
+
+
+def test_padded_empty_cameras_are_not_asked_of_the_env():
+    """π0 / π0.5 configs with ``empty_cameras`` declare padding cameras the model fills itself."""
+    from types import SimpleNamespace
+
+    from lerobot.configs.types import FeatureType, PolicyFeature
+
+    from motionvla.inference.checkpoint import metadata_of
+
+    features = {"observation.images.image": PolicyFeature(FeatureType.VISUAL, (3, 224, 224)),
+                "observation.images.empty_camera_0": PolicyFeature(FeatureType.VISUAL, (3, 224, 224)),
+                "observation.state": PolicyFeature(FeatureType.STATE, (8,))}
+    config = SimpleNamespace(type="pi05", input_features=features, chunk_size=10, n_action_steps=10,
+                             output_features={"action": PolicyFeature(FeatureType.ACTION, (7,))})
+    meta = metadata_of(SimpleNamespace(config=config), "ckpt")
+    assert meta.cameras == {"observation.images.image": (224, 224, 3)}
+    assert (meta.state_dim, meta.action_dim, meta.chunk_size) == (8, 7, 10)
