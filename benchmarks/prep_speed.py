@@ -55,7 +55,8 @@ def prep_config(manifest: Path, out: Path, args: argparse.Namespace, **overrides
     from data_prep.config import PrepConfig
 
     return PrepConfig(source="manifest", input=str(manifest), out=str(out), fps=args.fps, size=args.size,
-                      videos_per_shard=args.videos_per_shard, progress=False, **overrides)
+                      videos_per_shard=args.videos_per_shard, progress=False,
+                      dis_finest_scale=args.dis_finest_scale, **overrides)
 
 
 def pipeline_run(name: str, cfg, extra: dict | None = None) -> dict:
@@ -94,13 +95,18 @@ def ray_runs(manifest: Path, tmp: Path, args: argparse.Namespace) -> list[dict]:
     return [cold, warm]
 
 
-def _dis_loop(frames, repeats: int) -> float:
+def _dis_params(finest_scale: int) -> dict | None:
+    """The DIS setters the pipeline uses for ``dis_finest_scale`` (-1 = the preset's own)."""
+    return {"FinestScale": finest_scale} if finest_scale >= 0 else None
+
+
+def _dis_loop(frames, repeats: int, finest_scale: int = -1) -> float:
     import cv2
 
     from motionvla.flow import FlowEstimator
 
     cv2.setNumThreads(1)
-    estimator = FlowEstimator("dis", dis_preset="medium")
+    estimator = FlowEstimator("dis", dis_preset="medium", dis_params=_dis_params(finest_scale))
     estimator(frames[0], frames[1])
     start = time.perf_counter()
     for _ in range(repeats):
@@ -121,10 +127,11 @@ def flow_kernel_scaling(manifest: Path, cfg, repeats: int = 4) -> dict:
     item = next(i for i in list_inputs(cfg.source, cfg.input, cfg.labels, 3) if i.verdict is None)
     frames = decode_video(DecodeRequest(item.path, cfg.fps, cfg.size)).frames
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
-        list(pool.map(_dis_loop, [frames, frames], [1, 1]))  # start both workers (imports) outside the timing
-        one = pool.submit(_dis_loop, frames, repeats).result()
+        scale = [cfg.dis_finest_scale] * 2
+        list(pool.map(_dis_loop, [frames, frames], [1, 1], scale))  # start both workers (imports) outside the timing
+        one = pool.submit(_dis_loop, frames, repeats, cfg.dis_finest_scale).result()
         start = time.perf_counter()
-        list(pool.map(_dis_loop, [frames, frames], [repeats, repeats]))
+        list(pool.map(_dis_loop, [frames, frames], [repeats, repeats], scale))
         two = time.perf_counter() - start
     pairs = repeats * (len(frames) - 1)
     return {"pairs_per_process": pairs, "one_process_s": round(one, 3), "two_processes_s": round(two, 3),
@@ -151,7 +158,7 @@ def flow_only(manifest: Path, cfg) -> dict:
         starts = clip_starts(len(frames), cfg)
         pairs = sorted({i for t0 in starts for i in range(t0 - cfg.frames_in + 1, t0 + cfg.future)})
         work.append((frames, pairs, len(starts)))
-    estimator = FlowEstimator(cfg.flow, dis_preset=cfg.dis_preset)
+    estimator = FlowEstimator(cfg.flow, dis_preset=cfg.dis_preset, dis_params=_dis_params(cfg.dis_finest_scale))
     estimator(work[0][0][0], work[0][0][1])  # warm-up (the pipeline's estimator is built once per worker too)
     start = time.perf_counter()
     for frames, pairs, _ in work:
@@ -233,6 +240,8 @@ def main() -> None:
     parser.add_argument("--camera-motion", default="pan,zoom,roll")
     parser.add_argument("--camera-fraction", type=float, default=0.5, help="share of videos with camera motion")
     parser.add_argument("--videos-per-shard", type=int, default=16, help="one group (task) per shard (prep default)")
+    parser.add_argument("--dis-finest-scale", type=int, default=-1,
+                        help="prep --dis_finest_scale (-1: DIS medium's own, half resolution; 0: full resolution)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of 1w / 2w / flow-only")
     parser.add_argument("--quick", action="store_true", help="tiny run (4 videos, 128x128, 16 frames)")
