@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-METHODS = {"dis ultrafast": {"flow": "dis", "dis_preset": "ultrafast"}, "dis fast": {"flow": "dis", "dis_preset": "fast"},
-           "dis medium": {"flow": "dis", "dis_preset": "medium"},
+# "-1" = the preset's own finest scale (medium: half resolution); prep's default is full resolution (0).
+METHODS = {"dis ultrafast": {"flow": "dis", "dis_preset": "ultrafast", "dis_finest_scale": -1},
+           "dis fast": {"flow": "dis", "dis_preset": "fast", "dis_finest_scale": -1},
+           "dis medium": {"flow": "dis", "dis_preset": "medium", "dis_finest_scale": -1},
            "dis medium full-res": {"flow": "dis", "dis_preset": "medium", "dis_finest_scale": 0},
            "farneback": {"flow": "farneback"}}
 KEEP_ALL = {"min_moving_fraction": 0.0, "min_inlier_ratio": 0.0, "max_camera_residual_px": 1e9}

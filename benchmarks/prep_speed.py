@@ -240,8 +240,8 @@ def main() -> None:
     parser.add_argument("--camera-motion", default="pan,zoom,roll")
     parser.add_argument("--camera-fraction", type=float, default=0.5, help="share of videos with camera motion")
     parser.add_argument("--videos-per-shard", type=int, default=16, help="one group (task) per shard (prep default)")
-    parser.add_argument("--dis-finest-scale", type=int, default=-1,
-                        help="prep --dis_finest_scale (-1: DIS medium's own, half resolution; 0: full resolution)")
+    parser.add_argument("--dis-finest-scale", type=int, default=0,
+                        help="prep --dis_finest_scale (0, prep's default: full resolution; -1: DIS medium's own, half)")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray runs")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of 1w / 2w / flow-only")
     parser.add_argument("--quick", action="store_true", help="tiny run (4 videos, 128x128, 16 frames)")
@@ -288,7 +288,7 @@ def main() -> None:
     result = {
         "command": " ".join([sys.executable, *sys.argv]), "machine": machine_description(),
         "set": f"{args.videos} videos x {args.frames} frames at {args.size}x{args.size}, {args.fps:g} fps, "
-               f"DIS medium, relative flow, default filters",
+               f"DIS medium (finest scale {args.dis_finest_scale}), relative flow, default filters",
         "pipeline": [{k: v for k, v in r.items() if k != "out"} for r in runs],
         "ratios": {k: round(v, 3) for k, v in ratios.items()}, "flow_only": fo, "reader": reader,
         "flow_kernel_scaling": kernel,
