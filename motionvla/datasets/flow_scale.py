@@ -69,3 +69,33 @@ def sample_flow_scale(repo_id: str, root: Any, camera_key: str, cfg: Any, q: flo
         raise UserError(f"the flows of {camera_key} in {repo_id} are ~0 (percentile {q}: {scale}): nothing moves; "
                         "set --policy.flow_max_magnitude or --policy.motion_weight=0")
     return scale
+
+
+# Episodes whose flows set a policy's codec scale under lerobot-train: enough for a stable 99.5th percentile of
+# per-pixel magnitudes, few enough to decode in seconds at start-up (motionvla train reads up to 64 from its cache).
+SCALE_EPISODES = 8
+
+
+def measure_config_flow_scale(config: Any, dataset_meta: Any, camera: str, policy_name: str) -> float:
+    """Sets ``config.flow_max_magnitude`` from the flows of ``camera`` in :data:`SCALE_EPISODES` episodes of a
+    LeRobotDataset (its metadata ``dataset_meta``) and returns it.
+
+    ``config`` is a policy config with the motion fields both dual-head policies share: ``motion_frames``,
+    ``flow_stride``, ``motion_resolution``, ``flow_method``, ``flow_scale_percentile`` (pixels at
+    ``motion_resolution``). The caller has checked that ``camera`` is one of the dataset's features.
+    """
+    import logging
+
+    from motionvla.datasets.features import IMAGE_KEY_PREFIX
+    from motionvla.datasets.flow_targets import FlowTargetConfig
+
+    source = str(getattr(dataset_meta, "repo_id", "?"))
+    flow = FlowTargetConfig(camera=camera.removeprefix(IMAGE_KEY_PREFIX), num_flows=config.motion_frames,
+                            stride=config.flow_stride, height=config.motion_resolution,
+                            width=config.motion_resolution, method=config.flow_method)
+    scale = sample_flow_scale(source, dataset_meta.root, camera, flow, config.flow_scale_percentile,
+                              max_episodes=SCALE_EPISODES, total_episodes=dataset_meta.total_episodes)
+    config.flow_max_magnitude = float(f"{scale:.3g}")
+    logging.info(f"{policy_name}: motion codec scale flow_max_magnitude={config.flow_max_magnitude} px "
+                 f"({config.flow_scale_percentile}th percentile of {camera}'s flows)")
+    return config.flow_max_magnitude

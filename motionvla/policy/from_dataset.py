@@ -10,17 +10,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
+from motionvla.datasets.flow_scale import SCALE_EPISODES  # noqa: F401 -- named in the docstring below
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 
-# Episodes whose flows set the codec scale under lerobot-train: enough for a stable 99.5th percentile of
-# per-pixel magnitudes, few enough to decode in seconds at start-up (motionvla train reads up to 64 from its cache).
-SCALE_EPISODES = 8
 
 
 def missing_features(names: Iterable[str]) -> list[str]:
@@ -52,18 +49,10 @@ def adapt_to_dataset(config: MotionVLAConfig, dataset_meta: Any) -> None:
     check_dataset_features(names, source, hint="; map other names with --rename_map")
     if config.motion_weight <= 0 or config.flow_max_magnitude > 0:
         return
-    from motionvla.datasets.flow_scale import sample_flow_scale
-    from motionvla.datasets.flow_targets import FlowTargetConfig
+    from motionvla.datasets.flow_scale import measure_config_flow_scale
 
     camera = config.image_keys[0]
     if camera not in names:  # the policy's camera has another name in the dataset (a rename map)
         raise UserError(f"cannot measure the flow scale: dataset {source} has no {camera}; "
                         f"set --policy.flow_max_magnitude (pixels at motion_resolution)")
-    flow = FlowTargetConfig(camera=camera.removeprefix(IMAGE_KEY_PREFIX), num_flows=config.motion_frames,
-                            stride=config.flow_stride, height=config.motion_resolution,
-                            width=config.motion_resolution, method=config.flow_method)
-    scale = sample_flow_scale(source, dataset_meta.root, camera, flow, config.flow_scale_percentile,
-                              max_episodes=SCALE_EPISODES, total_episodes=dataset_meta.total_episodes)
-    config.flow_max_magnitude = float(f"{scale:.3g}")
-    logging.info(f"motionvla: motion codec scale flow_max_magnitude={config.flow_max_magnitude} px "
-                 f"({config.flow_scale_percentile}th percentile of {camera}'s flows)")
+    measure_config_flow_scale(config, dataset_meta, camera, "motionvla")

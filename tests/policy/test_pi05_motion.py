@@ -384,7 +384,8 @@ def test_lerobot_train_wiring_from_a_pi05_checkpoint(reduced_pi05, tmp_path):
 
 
 def test_codec_scale_is_measured_on_the_flow_camera_when_make_policy_builds_for_a_dataset(reduced_pi05, monkeypatch):
-    from motionvla.policy.pi05_motion import flow_scale
+    from motionvla.datasets import flow_scale
+    from motionvla.policy.pi05_motion import flow_scale as pi05_flow_scale
 
     seen = {}
 
@@ -401,6 +402,6 @@ def test_codec_scale_is_measured_on_the_flow_camera_when_make_policy_builds_for_
     assert (seen["cfg"].camera, seen["cfg"].num_flows, seen["cfg"].stride, seen["cfg"].height) == ("image", 2, 2, 8)
     assert seen["max_episodes"] == 8 and seen["total_episodes"] == 20
     with pytest.raises(UserError, match="has no observation.images.side"):
-        flow_scale.measure_flow_scale(tiny_config(motion_camera="observation.images.side"), meta)
+        pi05_flow_scale.measure_flow_scale(tiny_config(motion_camera="observation.images.side"), meta)
     del policy
     gc.collect()
