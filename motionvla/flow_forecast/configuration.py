@@ -53,6 +53,9 @@ class ForecasterConfig:
     # Also condition the DiT on the observed flow between the input frames (frames_in - 1 motion images,
     # through the same codec): what is already moving can be carried on; what the caption names can start.
     past_flow_condition: bool = False
+    # Language-grounding maps (flow_forecast.grounding): this many caption-conditioned per-pixel maps join the
+    # DiT's image condition, a direct path for binding "the green circle" to its pixels. 0 = off.
+    grounding_maps: int = 0
 
     def __post_init__(self) -> None:
         self.vae_block_channels = tuple(int(c) for c in self.vae_block_channels)
@@ -69,6 +72,8 @@ class ForecasterConfig:
             raise UserError(f"model.moving_weight must be >= 0, got {self.moving_weight}")
         if self.past_flow_condition and self.frames_in < 2:
             raise UserError("model.past_flow_condition needs model.frames_in >= 2 (one observed flow per pair of frames)")
+        if self.grounding_maps < 0:
+            raise UserError(f"model.grounding_maps must be >= 0 (0 = off), got {self.grounding_maps}")
         if self.flow_max_magnitude < 0:
             raise UserError(f"model.flow_max_magnitude must be >= 0 (0 = from the data), got {self.flow_max_magnitude}")
         side = self.latent_resolution
@@ -102,8 +107,13 @@ class ForecasterConfig:
         return self.frames_in - 1 if self.past_flow_condition else 0
 
     @property
-    def condition_channels(self) -> int:
+    def image_condition_channels(self) -> int:
+        """Channels of the frames and observed flows laid under the DiT's input (before grounding maps)."""
         return (self.frames_in + self.past_flows) * self.channels_per_image
+
+    @property
+    def condition_channels(self) -> int:
+        return self.image_condition_channels + self.grounding_maps
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from motionvla.flow_forecast.codec import MotionCodec, resize_frames
 from motionvla.flow_forecast.configuration import ForecasterConfig
+from motionvla.flow_forecast.grounding import GroundingMaps
 from motionvla.flow_forecast.motion_dit import MotionDiT
 from motionvla.flow_forecast.vlm_encoder import build_encoder
 
@@ -50,6 +51,8 @@ class FlowForecaster(ModelMixin, ConfigMixin):
                              patch_size=cfg.patch_size, num_layers=cfg.dit_layers, num_heads=cfg.dit_heads,
                              head_dim=cfg.dit_head_dim, condition_channels=cfg.condition_channels,
                              data_channels=cfg.data_channels)
+        self.grounding = (GroundingMaps(cfg.image_condition_channels, self.encoder.hidden_size, cfg.grounding_maps)
+                          if cfg.grounding_maps else None)
 
     @classmethod
     def on_meta(cls, cfg: ForecasterConfig, model_config) -> FlowForecaster:
@@ -71,8 +74,15 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         with torch.set_grad_enabled(self.cfg.train_vlm and torch.is_grad_enabled()):
             return self.encoder(images, list(captions))
 
-    def _condition(self, frames: Tensor, past_flow: Tensor | None) -> Tensor:
-        """The DiT's image condition: the input frames, then (``past_flow_condition``) the observed flows."""
+    def _condition(self, frames: Tensor, past_flow: Tensor | None, context: Tensor, mask: Tensor) -> Tensor:
+        """The DiT's image condition: the input frames, then (``past_flow_condition``) the observed flows, then
+        (``grounding_maps``) the caption's grounding maps over both."""
+        condition = self._image_condition(frames, past_flow)
+        if self.grounding is None:
+            return condition
+        return torch.cat([condition, self.grounding(condition, context, mask).to(condition.dtype)], dim=1)
+
+    def _image_condition(self, frames: Tensor, past_flow: Tensor | None) -> Tensor:
         condition = self.codec.encode_frames(frames)
         need = self.cfg.past_flows
         if not need:
@@ -103,7 +113,8 @@ class FlowForecaster(ModelMixin, ConfigMixin):
             raise ValueError(f"this forecaster predicts K={self.cfg.num_frames} flows, the batch has {batch['flow'].shape[1]}")
         context, mask = self._context(frames, captions)
         target = self.codec.encode_flow(batch["flow"].float())
-        loss = self.dit.data_loss(target, context, mask, condition=self._condition(frames, batch.get("past_flow")),
+        condition = self._condition(frames, batch.get("past_flow"), context, mask)
+        loss = self.dit.data_loss(target, context, mask, condition=condition,
                                   weight=self._moving_weight(target))
         return loss, {"motion_loss": loss.detach()}
 
@@ -129,7 +140,7 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         self._check_batch(frames, captions)
         b, s = frames.shape[0], int(num_samples)
         context, mask = self._context(frames, captions)
-        condition = self._condition(frames, past_flow)
+        condition = self._condition(frames, past_flow, context, mask)
         rep = lambda x: x.repeat_interleave(s, dim=0)  # noqa: E731 -- (B, ...) -> (B·S, ...)
         data = self.dit.sample_data(rep(context), rep(mask), num_inference_steps or self.cfg.num_inference_steps,
                                     generator=generator, condition=rep(condition))

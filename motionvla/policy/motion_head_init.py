@@ -38,6 +38,10 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
         raise UserError(f"--policy.motion_head_from={path}: this forecaster is conditioned on the observed flow "
                         "(model.past_flow_condition), the policy's motion head on camera frames only; seed it from a "
                         "forecaster trained with --model.past_flow_condition=false")
+    if fc.grounding_maps:
+        raise UserError(f"--policy.motion_head_from={path}: this forecaster's DiT also reads {fc.grounding_maps} "
+                        "language-grounding maps (model.grounding_maps), which the policy's motion head does not "
+                        "compute; seed it from a forecaster trained with --model.grounding_maps=0")
     width = fc.hidden_size if fc.vlm == "tiny" else None
     if width is None or width != config.hidden_size or config.backbone != "tiny":
         raise UserError(f"--policy.motion_head_from={path}: the forecaster's DiT attends to {fc.vlm} features of width "
