@@ -56,6 +56,9 @@ class ForecasterConfig:
     # Language-grounding maps (flow_forecast.grounding): this many caption-conditioned per-pixel maps join the
     # DiT's image condition, a direct path for binding "the green circle" to its pixels. 0 = off.
     grounding_maps: int = 0
+    # Share of each training batch drawn at t = 1 (pure noise): the only time the default 1-step sampler
+    # queries the model, which the Beta(1.5, 1) time draw alone visits rarely. 0 = the plain draw.
+    one_step_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         self.vae_block_channels = tuple(int(c) for c in self.vae_block_channels)
@@ -74,6 +77,8 @@ class ForecasterConfig:
             raise UserError("model.past_flow_condition needs model.frames_in >= 2 (one observed flow per pair of frames)")
         if self.grounding_maps < 0:
             raise UserError(f"model.grounding_maps must be >= 0 (0 = off), got {self.grounding_maps}")
+        if not 0.0 <= self.one_step_fraction <= 1.0:
+            raise UserError(f"model.one_step_fraction must be in [0, 1], got {self.one_step_fraction}")
         if self.flow_max_magnitude < 0:
             raise UserError(f"model.flow_max_magnitude must be >= 0 (0 = from the data), got {self.flow_max_magnitude}")
         side = self.latent_resolution

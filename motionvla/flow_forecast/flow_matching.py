@@ -19,10 +19,19 @@ _BETA_ALPHA, _BETA_BETA = 1.5, 1.0
 VelocityFn = Callable[[Tensor, Tensor], Tensor]
 
 
-def sample_time(batch_size: int, device: torch.device | str = "cpu") -> Tensor:
-    """Training times ``(B,)`` in [0.001, 1.0], ``Beta(1.5, 1)·0.999 + 0.001`` (favours noisier t)."""
+def sample_time(batch_size: int, device: torch.device | str = "cpu", one_step_fraction: float = 0.0) -> Tensor:
+    """Training times ``(B,)`` in [0.001, 1.0], ``Beta(1.5, 1)·0.999 + 0.001`` (favours noisier t).
+
+    ``one_step_fraction``: the share of times set to exactly 1 (pure noise), the only time a 1-step sampler
+    queries the model; 0 keeps the plain Beta draw.
+    """
+    if not 0.0 <= one_step_fraction <= 1.0:
+        raise ValueError(f"one_step_fraction must be in [0, 1], got {one_step_fraction}")
     beta = torch.distributions.Beta(torch.tensor(_BETA_ALPHA), torch.tensor(_BETA_BETA))
-    return (beta.sample((batch_size,)) * 0.999 + 0.001).to(device)
+    t = beta.sample((batch_size,)) * 0.999 + 0.001
+    if one_step_fraction > 0:
+        t = torch.where(torch.rand(batch_size) < one_step_fraction, torch.ones_like(t), t)
+    return t.to(device)
 
 
 def noisy_sample(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -34,14 +43,16 @@ def noisy_sample(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return tt * noise + (1 - tt) * x0, noise - x0
 
 
-def flow_matching_loss(velocity_fn: VelocityFn, x0: Tensor, valid: Tensor | None = None) -> Tensor:
+def flow_matching_loss(velocity_fn: VelocityFn, x0: Tensor, valid: Tensor | None = None,
+                       one_step_fraction: float = 0.0) -> Tensor:
     """MSE between ``velocity_fn(x_t, t)`` and ``noise − x0`` at random ``t``; a scalar tensor.
 
     ``valid``: optional bool/0-1 mask broadcastable to ``x0`` (e.g. ``(B, chunk, 1)`` for padded action
-    steps); the loss is the mean over valid elements only (0 if none is valid).
+    steps); the loss is the mean over valid elements only (0 if none is valid). ``one_step_fraction``: as
+    in :func:`sample_time`.
     """
     noise = torch.randn_like(x0)
-    t = sample_time(x0.shape[0], x0.device)
+    t = sample_time(x0.shape[0], x0.device, one_step_fraction)
     x_t, target = noisy_sample(x0, noise, t)
     if valid is None:
         return F.mse_loss(velocity_fn(x_t, t), target)

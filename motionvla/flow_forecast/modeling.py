@@ -115,7 +115,7 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         target = self.codec.encode_flow(batch["flow"].float())
         condition = self._condition(frames, batch.get("past_flow"), context, mask)
         loss = self.dit.data_loss(target, context, mask, condition=condition,
-                                  weight=self._moving_weight(target))
+                                  weight=self._moving_weight(target), one_step_fraction=self.cfg.one_step_fraction)
         return loss, {"motion_loss": loss.detach()}
 
     def _moving_weight(self, target: Tensor) -> Tensor | None:

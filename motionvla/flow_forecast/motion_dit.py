@@ -152,10 +152,12 @@ class MotionDiT(nn.Module):
         return self.data_loss(target_images * 2 - 1, context, context_mask, frame_valid, condition)
 
     def data_loss(self, x0: Tensor, context: Tensor, context_mask: Tensor, frame_valid: Tensor | None = None,
-                  condition: Tensor | None = None, weight: Tensor | None = None) -> Tensor:
+                  condition: Tensor | None = None, weight: Tensor | None = None,
+                  one_step_fraction: float = 0.0) -> Tensor:
         """:meth:`loss` on data already in the model's space (pixels in [-1, 1], or a VAE's scaled latents).
 
         ``weight``: optional per-element weights broadcastable to ``x0`` (a weighted mean of the squared error).
+        ``one_step_fraction``: share of the batch trained at t = 1 (see ``flow_matching.sample_time``).
         """
         self._with_condition(x0[:, :0], condition)  # fail before any work if condition is wrong
         valid = None
@@ -166,7 +168,8 @@ class MotionDiT(nn.Module):
             valid = frame_valid.bool().repeat_interleave(per_frame, dim=1)[:, :, None, None]  # (B, C, 1, 1)
         if weight is not None:
             valid = weight if valid is None else weight * valid
-        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask, condition), x0, valid)
+        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask, condition), x0, valid,
+                                  one_step_fraction)
 
     @torch.no_grad()
     def sample(self, context: Tensor, context_mask: Tensor, num_steps: int = 10,

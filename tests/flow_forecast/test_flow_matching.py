@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from motionvla.errors import UserError
+from motionvla.flow_forecast.configuration import ForecasterConfig
 from motionvla.flow_forecast.flow_matching import (
     euler_sample,
     euler_scheduler,
@@ -83,6 +85,29 @@ def test_loss_leaves_out_masked_elements():
     assert flow_matching_loss(velocity, x0).item() == pytest.approx(100.0**2 * 5 / 8, rel=1e-4)
     nothing = torch.zeros_like(valid)
     assert flow_matching_loss(velocity, x0, nothing).item() == 0.0
+
+
+def test_one_step_fraction_trains_that_share_at_pure_noise():
+    torch.manual_seed(0)
+    plain = sample_time(4000)
+    assert (plain == 1.0).float().mean() < 0.01  # the Beta draw alone almost never lands on t = 1
+    mixed = sample_time(4000, one_step_fraction=0.5)
+    assert 0.45 < (mixed == 1.0).float().mean() < 0.55
+    assert (sample_time(64, one_step_fraction=1.0) == 1.0).all()
+    with pytest.raises(ValueError, match="one_step_fraction"):
+        sample_time(4, one_step_fraction=1.5)
+
+    seen = []
+
+    def velocity(x, t):
+        seen.append(t)
+        return torch.zeros_like(x)
+
+    x0 = torch.randn(8, 3)
+    flow_matching_loss(velocity, x0, one_step_fraction=1.0)
+    assert (seen[0] == 1.0).all()  # x_t is the noise itself: what a 1-step sampler sees
+    with pytest.raises(UserError, match="model.one_step_fraction"):
+        ForecasterConfig(one_step_fraction=-0.1)
 
 
 def test_sinusoidal_embedding_shape_and_odd_dim():

@@ -138,3 +138,12 @@ def test_swapped_captions_always_differ_from_the_samples_own():
     assert kept == 0 and all(s != c for s, c in zip(swapped, captions))
     assert sorted(set(swapped)) == ["a", "b", "c"]
     assert swap_captions(["x", "x"]) == (["x", "x"], 2)  # nothing else to give: counted, not hidden
+
+
+def test_one_step_fraction_reaches_the_dit_during_training():
+    m = model(one_step_fraction=1.0)
+    seen = []
+    m.dit.register_forward_pre_hook(lambda module, args: seen.append(args[1].clone()))
+    loss, _ = m(batch())
+    loss.backward()
+    assert len(seen) == 1 and (seen[0] == 1.0).all()  # every sample trained where 1-step sampling queries
