@@ -3,6 +3,7 @@ preset on this machine, and the ``fofpred-3b`` parameter counts (built on the me
 
     .venv/bin/python benchmarks/forecast_speed.py                     # tiny, 64² inputs, batch 32, CPU
     .venv/bin/python benchmarks/forecast_speed.py --threads 1 --rounds 30
+    .venv/bin/python benchmarks/forecast_speed.py --grounding_maps 8 --past_flow   # the synthetic runs' model
 
 Inputs are random tensors of the shapes the prep shards give (frames uint8 (B, 2, 3, 64, 64), flow (B, 4, 2,
 64, 64)); the numbers measure compute only (data loading is the shard reader's, see prep_speed.py).
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="input frame / flow side")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--grounding_maps", type=int, default=0, help="--model.grounding_maps of the model timed")
+    parser.add_argument("--past_flow", action="store_true", help="--model.past_flow_condition=true")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     if args.threads:
@@ -38,13 +41,17 @@ def main() -> None:
     print("command:", " ".join([sys.executable, *sys.argv]))
     print("machine:", machine_description(), f"torch threads {torch.get_num_threads()}")
     torch.manual_seed(0)
-    model = FlowForecaster(forecaster=ForecasterConfig(flow_max_magnitude=1.0).to_dict())
+    cfg = ForecasterConfig(flow_max_magnitude=1.0, grounding_maps=args.grounding_maps,
+                           past_flow_condition=args.past_flow)
+    model = FlowForecaster(forecaster=cfg.to_dict())
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     g = torch.Generator().manual_seed(0)
     b, s = args.batch, args.size
     batch = {"frames": torch.randint(0, 255, (b, 2, 3, s, s), dtype=torch.uint8, generator=g),
              "flow": torch.randn(b, 4, 2, s, s, generator=g), "caption": ["the red circle moves to the left"] * b}
-    one = {"frames": batch["frames"][:1], "caption": batch["caption"][:1]}
+    if args.past_flow:  # the flows observed between the input frames, as the shards give them
+        batch["past_flow"] = torch.randn(b, cfg.past_flows, 2, s, s, generator=g)
+    one = {"frames": batch["frames"][:1], "caption": batch["caption"][:1], "past_flow": batch.get("past_flow")}
 
     def train_step() -> float:
         start = time.perf_counter()
@@ -56,7 +63,8 @@ def main() -> None:
 
     def infer(steps: int) -> float:
         start = time.perf_counter()
-        model.forecast(one["frames"], one["caption"], num_inference_steps=steps)
+        past = one["past_flow"][:1] if one["past_flow"] is not None else None
+        model.forecast(one["frames"], one["caption"], num_inference_steps=steps, past_flow=past)
         return time.perf_counter() - start
 
     for _ in range(3):  # warm-up (the first steps of a fresh process are slow)
@@ -71,6 +79,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     counts = describe_preset("fofpred-3b")
     result = {"machine": machine_description(), "batch": b, "size": s,
+              "grounding_maps": args.grounding_maps, "past_flow_condition": args.past_flow,
               "params_tiny_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
               "train_step_ms": round(1e3 * med["train"], 2), "train_samples_per_s": round(b / med["train"], 1),
               "infer_1_step_ms": round(1e3 * med["infer1"], 2), "infer_4_steps_ms": round(1e3 * med["infer4"], 2),

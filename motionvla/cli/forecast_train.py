@@ -86,6 +86,30 @@ def forecaster_folder(path: str) -> str:
     return path
 
 
+# ForecasterConfig fields that change how a model trains, not its shapes or weights: with --init_from they are
+# taken from the command line when given there (a value other than the default), else kept from the saved model.
+TRAINING_ONLY_FIELDS = ("moving_weight", "one_step_fraction", "train_vlm", "num_inference_steps")
+
+
+def adapted_model_config(saved: ForecasterConfig, given: ForecasterConfig,
+                         remeasure_flow_scale: bool) -> ForecasterConfig:
+    """The configuration a model started from ``saved`` trains with: the saved shapes (any other --model.* option
+    is refused, since the saved weights fix it), the command line's training-only knobs where it sets them."""
+    defaults = ForecasterConfig()
+    shape_options = [f.name for f in dataclasses.fields(ForecasterConfig) if f.name not in TRAINING_ONLY_FIELDS
+                     and getattr(given, f.name) != getattr(defaults, f.name)
+                     and getattr(given, f.name) != getattr(saved, f.name)]
+    if shape_options:
+        raise UserError(f"--init_from takes the model's shapes from the saved forecaster; drop "
+                        f"{', '.join('--model.' + name for name in shape_options)} (only "
+                        f"{', '.join('--model.' + name for name in TRAINING_ONLY_FIELDS)} can change)")
+    overrides = {name: getattr(given, name) for name in TRAINING_ONLY_FIELDS
+                 if getattr(given, name) != getattr(defaults, name)}
+    if remeasure_flow_scale:
+        overrides["flow_max_magnitude"] = 0.0
+    return dataclasses.replace(saved, **overrides)
+
+
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.flow_forecast.modeling import FlowForecaster
     from motionvla.flow_forecast.training import (
@@ -103,11 +127,11 @@ def run(cfg: Config) -> dict[str, Any]:
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, output_dir=cfg.out))
     accelerator = make_accelerator(cfg.train)
     model_cfg = cfg.model
-    if cfg.init_from:  # the saved model's shapes and codec scale, not the command line's
+    if cfg.init_from:  # the saved model's shapes and codec scale; the command line's training-only knobs
         from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 
         base = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.init_from)).model
-        model_cfg = dataclasses.replace(base.cfg, flow_max_magnitude=0.0) if cfg.remeasure_flow_scale else base.cfg
+        model_cfg = adapted_model_config(base.cfg, cfg.model, cfg.remeasure_flow_scale)
         cfg = dataclasses.replace(cfg, model=model_cfg)
     dataset = training_data(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
     if cfg.remeasure_flow_scale and not cfg.init_from:

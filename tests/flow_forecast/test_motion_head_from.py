@@ -61,13 +61,16 @@ def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, recor
                  f"--out={adapted}", "--train.steps=2", "--train.batch_size=4", "--train.progress=false"]) == 0
     rescaled = tmp_path / "rescaled"  # the same, with the codec scale measured on the robot flows
     assert main(["forecast", "train", *lerobot, "--lerobot_episodes=:1", f"--init_from={pretrained}",
-                 "--remeasure_flow_scale=true", f"--out={rescaled}", "--train.steps=1", "--train.batch_size=4",
-                 "--train.progress=false"]) == 0
+                 "--remeasure_flow_scale=true", "--model.moving_weight=7", f"--out={rescaled}", "--train.steps=1",
+                 "--train.batch_size=4", "--train.progress=false"]) == 0
     import json
 
     scale = lambda run: json.loads((run / "pretrained_model" / "config.json").read_text())["forecaster"][  # noqa: E731
         "flow_max_magnitude"]
     assert scale(adapted) == scale(pretrained) != scale(rescaled) > 0
+    saved = lambda run: json.loads((run / "pretrained_model" / "config.json").read_text())["forecaster"]  # noqa: E731
+    assert saved(rescaled)["moving_weight"] == 7 and saved(adapted)["moving_weight"] == saved(pretrained)[
+        "moving_weight"]  # a training-only knob given with --init_from is used, else the saved one is kept
     report = tmp_path / "eval.json"
     assert main(["forecast", "eval", *lerobot, "--lerobot_episodes=1:", f"--checkpoint={adapted}",
                  f"--out={report}", "--num_samples=1", "--moving_threshold_px=0.01"]) == 0
