@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motionvla.configs import format_config, save_config
+from motionvla.configs import format_config, given_keys, save_config
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
 from motionvla.train.config import TrainConfig
@@ -87,24 +87,28 @@ def forecaster_folder(path: str) -> str:
 
 
 # ForecasterConfig fields that change how a model trains, not its shapes or weights: with --init_from they are
-# taken from the command line when given there (a value other than the default), else kept from the saved model.
+# taken from the command line when given there, else kept from the saved model.
 TRAINING_ONLY_FIELDS = ("moving_weight", "one_step_fraction", "train_vlm", "num_inference_steps")
 
 
-def adapted_model_config(saved: ForecasterConfig, given: ForecasterConfig,
-                         remeasure_flow_scale: bool) -> ForecasterConfig:
+def adapted_model_config(saved: ForecasterConfig, given: ForecasterConfig, remeasure_flow_scale: bool,
+                         given_names: frozenset[str] | None = None) -> ForecasterConfig:
     """The configuration a model started from ``saved`` trains with: the saved shapes (any other --model.* option
-    is refused, since the saved weights fix it), the command line's training-only knobs where it sets them."""
+    is refused, since the saved weights fix it), the command line's training-only knobs where it sets them.
+
+    ``given_names``: the ForecasterConfig fields the command line named (so that a knob can be set back to its
+    default, e.g. ``--model.moving_weight=0``); ``None`` = every field that differs from the default.
+    """
     defaults = ForecasterConfig()
-    shape_options = [f.name for f in dataclasses.fields(ForecasterConfig) if f.name not in TRAINING_ONLY_FIELDS
-                     and getattr(given, f.name) != getattr(defaults, f.name)
-                     and getattr(given, f.name) != getattr(saved, f.name)]
+    named = [f.name for f in dataclasses.fields(ForecasterConfig)
+             if (f.name in given_names if given_names is not None else getattr(given, f.name) != getattr(defaults, f.name))]
+    shape_options = [name for name in named
+                     if name not in TRAINING_ONLY_FIELDS and getattr(given, name) != getattr(saved, name)]
     if shape_options:
         raise UserError(f"--init_from takes the model's shapes from the saved forecaster; drop "
                         f"{', '.join('--model.' + name for name in shape_options)} (only "
                         f"{', '.join('--model.' + name for name in TRAINING_ONLY_FIELDS)} can change)")
-    overrides = {name: getattr(given, name) for name in TRAINING_ONLY_FIELDS
-                 if getattr(given, name) != getattr(defaults, name)}
+    overrides = {name: getattr(given, name) for name in named if name in TRAINING_ONLY_FIELDS}
     if remeasure_flow_scale:
         overrides["flow_max_magnitude"] = 0.0
     return dataclasses.replace(saved, **overrides)
@@ -120,6 +124,9 @@ def run(cfg: Config) -> dict[str, Any]:
     )
     from motionvla.train import make_accelerator, train
 
+    explicit = given_keys(cfg)  # before any dataclasses.replace, which drops the record
+    model_options = None if explicit is None else frozenset(k.split(".", 1)[1] for k in explicit
+                                                            if k.startswith("model."))
     try:
         weights = [float(w) for w in _split(cfg.weights)] or None
     except ValueError:
@@ -131,7 +138,7 @@ def run(cfg: Config) -> dict[str, Any]:
         from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 
         base = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.init_from)).model
-        model_cfg = adapted_model_config(base.cfg, cfg.model, cfg.remeasure_flow_scale)
+        model_cfg = adapted_model_config(base.cfg, cfg.model, cfg.remeasure_flow_scale, model_options)
         cfg = dataclasses.replace(cfg, model=model_cfg)
     dataset = training_data(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
     if cfg.remeasure_flow_scale and not cfg.init_from:

@@ -22,6 +22,10 @@ from motionvla.utils.atomic import atomic_write_text
 
 T = TypeVar("T")
 
+# parse_config records on the config it returns which dotted keys the command line gave, so that a caller can
+# tell "--model.moving_weight=0" (given, equal to the default) from no option at all.
+_GIVEN_KEYS_ATTR = "_motionvla_given_keys"
+
 
 def config_fields(cls: type) -> dict[str, Any]:
     """All dotted keys of a (nested) config dataclass, mapped to their resolved types."""
@@ -77,13 +81,22 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
     args = _normalize_argv(cls, argv)
     try:
         parsed = draccus.parse(cls, args=args)
-        return _overlay_on_defaults(cls, parsed, [a[2:].partition("=")[0] for a in args])
+        keys = [a[2:].partition("=")[0] for a in args]
+        result = _overlay_on_defaults(cls, parsed, keys)
     except SystemExit as exc:  # argparse inside draccus exits on errors it finds itself
         raise UserError(f"could not parse options {' '.join(args)}") from exc
     except (draccus.utils.DecodingError, draccus.utils.ParsingError, ValueError, TypeError) as exc:
         cause = exc.__cause__ if isinstance(exc, draccus.utils.ParsingError) and exc.__cause__ else None
         detail = f" ({str(cause).splitlines()[0]})" if cause is not None else ""
         raise UserError(f"bad option value: {str(exc).splitlines()[0]}{detail}") from exc
+    object.__setattr__(result, _GIVEN_KEYS_ATTR, frozenset(keys))
+    return result
+
+
+def given_keys(cfg: Any) -> frozenset[str] | None:
+    """The dotted keys the command line set on a config that :func:`parse_config` built (``None`` for a config
+    built in code, or one copied with ``dataclasses.replace``, which drops the record)."""
+    return getattr(cfg, _GIVEN_KEYS_ATTR, None)
 
 
 def _overlay_on_defaults(cls: type[T], parsed: T, keys: list[str]) -> T:

@@ -32,3 +32,25 @@ def test_a_shape_option_that_contradicts_the_saved_model_is_refused_by_name():
         adapted_model_config(SAVED, ForecasterConfig(resolution=64), remeasure_flow_scale=False)
     # repeating the saved value is not a contradiction
     assert adapted_model_config(SAVED, ForecasterConfig(resolution=16), remeasure_flow_scale=False) == SAVED
+
+
+def test_a_knob_named_on_the_command_line_can_be_set_back_to_its_default():
+    from motionvla.cli.forecast_train import Config
+    from motionvla.configs import given_keys, parse_config
+
+    cfg = parse_config(Config, ["--init_from=RUN", "--model.moving_weight=0", "--model.resolution=16"])
+    names = frozenset(k.split(".", 1)[1] for k in given_keys(cfg) if k.startswith("model."))
+    assert names == {"moving_weight", "resolution"}
+    adapted = adapted_model_config(SAVED, cfg.model, remeasure_flow_scale=False, given_names=names)
+    assert adapted.moving_weight == 0.0 and adapted.one_step_fraction == 0.5  # named -> taken; unnamed -> kept
+    # a shape option named with the default value still contradicts the saved model's 16
+    with pytest.raises(UserError, match=r"--model\.resolution"):
+        adapted_model_config(SAVED, ForecasterConfig(), remeasure_flow_scale=False,
+                             given_names=frozenset({"resolution"}))
+
+
+def test_a_config_built_in_code_has_no_record_of_given_keys():
+    from motionvla.cli.forecast_train import Config
+    from motionvla.configs import given_keys
+
+    assert given_keys(Config()) is None
