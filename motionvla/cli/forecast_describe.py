@@ -11,13 +11,15 @@ class Config:
     """Parameter counts per part (VLM, DiT, VAE) of a named forecaster preset, built without memory or weights."""
 
     preset: str = "fofpred-3b"
+    # Language-grounding maps on top of the preset (--model.grounding_maps of forecast train); 0 = the preset's.
+    grounding_maps: int = 0
 
 
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.flow_forecast.presets import describe_preset
 
-    counts = describe_preset(cfg.preset)
+    counts = describe_preset(cfg.preset, **({"grounding_maps": cfg.grounding_maps} if cfg.grounding_maps else {}))
     width = max(len(k) for k in counts)
     for part, n in counts.items():
-        print(f"  {part:<{width}}  {n / 1e6:>10.1f} M")
+        print(f"  {part:<{width}}  {n:>15,d}  ({n / 1e6:.2f} M)")
     return counts

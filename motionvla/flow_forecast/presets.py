@@ -32,17 +32,29 @@ def preset(name: str, **overrides) -> ForecasterConfig:
     return dataclasses.replace(PRESETS[name], **overrides)
 
 
-def describe_preset(name: str) -> dict[str, int]:
-    """Builds the preset on the ``meta`` device (no memory, nothing downloaded); parameters per part."""
+# Display names of FlowForecaster's parts; a part not listed here is counted under its attribute name.
+_PART_NAMES = {"encoder": "vlm", "dit": "dit", "codec": "vae", "grounding": "grounding maps"}
+
+
+def describe_preset(name: str, **overrides) -> dict[str, int]:
+    """Builds the preset (with ``overrides`` of its ForecasterConfig fields) on the ``meta`` device (no memory,
+    nothing downloaded); parameters per part, "total" (every parameter) and "trained" (those not frozen)."""
     from motionvla.flow_forecast.modeling import FlowForecaster
     from motionvla.vlm import qwen2_5_vl_3b_config
 
-    cfg = preset(name)
+    cfg = preset(name, **overrides)
     model_config = qwen2_5_vl_3b_config() if cfg.vlm == FOFPRED_VLM else None
     model = FlowForecaster.on_meta(cfg, model_config)
-    counts = {part: sum(p.numel() for p in getattr(model, attr).parameters())
-              for part, attr in (("vlm (frozen)" if not cfg.train_vlm else "vlm", "encoder"), ("dit", "dit"),
-                                 ("vae (frozen)", "codec"))}
-    counts["total"] = sum(counts.values())
-    counts["trained"] = counts["dit"] + (0 if not cfg.train_vlm else counts.get("vlm", 0))
+    counts: dict[str, int] = {}
+    trained = 0
+    for attr, part in model.named_children():
+        params = list(part.parameters())
+        if not params:
+            continue
+        frozen = not any(p.requires_grad for p in params)
+        label = _PART_NAMES.get(attr, attr) + (" (frozen)" if frozen else "")
+        counts[label] = sum(p.numel() for p in params)
+        trained += sum(p.numel() for p in params if p.requires_grad)
+    counts["total"] = sum(p.numel() for p in model.parameters())
+    counts["trained"] = trained
     return counts

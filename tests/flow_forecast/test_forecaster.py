@@ -11,7 +11,7 @@ from motionvla.flow_forecast.baselines import ForecastErrors, baseline_forecast
 from motionvla.flow_forecast.configuration import ForecasterConfig
 from motionvla.flow_forecast.modeling import FlowForecaster
 from motionvla.flow_forecast.pipeline import FlowForecastPipeline
-from motionvla.flow_forecast.presets import describe_preset
+from motionvla.flow_forecast.presets import describe_preset, preset
 
 TINY = dict(flow_max_magnitude=1.0, hidden_size=32, image_token_grid=4, resolution=16, image_size=32)
 
@@ -78,6 +78,16 @@ def test_vae_codec_trains_a_step():
 def test_fofpred_3b_builds_on_meta():
     counts = describe_preset("fofpred-3b")
     assert 3.0e9 < counts["vlm (frozen)"] < 4.5e9 and counts["dit"] > 1e9 and counts["trained"] == counts["dit"]
+
+
+def test_describe_counts_every_part_including_grounding_maps():
+    plain, grounded = describe_preset("tiny"), describe_preset("tiny", grounding_maps=8)
+    assert "grounding maps" not in plain and grounded["grounding maps"] > 0
+    for counts in (plain, grounded):
+        parts = {k: v for k, v in counts.items() if k not in ("total", "trained")}
+        assert sum(parts.values()) == counts["total"] == counts["trained"]  # tiny trains everything
+    built = FlowForecaster(forecaster=preset("tiny", grounding_maps=8).to_dict())
+    assert grounded["total"] == sum(p.numel() for p in built.parameters())
 
 
 def test_baselines_and_error_accounting():
