@@ -58,6 +58,24 @@ def image_condition(images: Tensor, resolution: int) -> Tensor:
     return x * 2 - 1
 
 
+def check_motion_head_options(*, frames: int, resolution: int, patch_size: int, heads: int, head_dim: int,
+                              flow_stride: int, flow_max_magnitude: float, flow_scale_percentile: float) -> None:
+    """The checks a policy config's motion-head options (``motion_*``, ``flow_*``) share, before any model is
+    built: each raises ``ValueError`` naming the option and what it must be."""
+    if frames < 1 or flow_stride < 1:
+        raise ValueError(f"motion_frames and flow_stride must be >= 1, got {frames} and {flow_stride}")
+    if flow_max_magnitude < 0 or not 0 < flow_scale_percentile <= 100:
+        raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from the dataset) and 0 < flow_scale_percentile"
+                         f" <= 100, got {flow_max_magnitude} and {flow_scale_percentile}")
+    if resolution % patch_size:
+        raise ValueError(f"motion_resolution ({resolution}) must be a multiple of motion_patch_size ({patch_size})")
+    patch_values, width = patch_size**2 * 3 * frames, heads * head_dim
+    if patch_values > width:
+        raise ValueError(f"a {patch_size}x{patch_size} motion patch of {frames} motion images holds {patch_values} "
+                         f"values but the motion DiT is only {width} wide (motion_heads x motion_head_dim): use a "
+                         f"smaller motion_patch_size or a wider DiT")
+
+
 class MotionDiT(nn.Module):
     """PixArt-style DiT velocity model over stacked motion images, cross-attending to context features.
 

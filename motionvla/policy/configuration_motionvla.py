@@ -14,6 +14,7 @@ from lerobot.optim import AdamWConfig
 
 from motionvla.datasets.features import IMAGE_KEY_PREFIX as IMAGE_PREFIX
 from motionvla.datasets.features import STATE_KEY
+from motionvla.flow_forecast.motion_dit import check_motion_head_options
 from motionvla.moe import DISPATCHERS
 
 TINY_BACKBONE = "tiny"
@@ -133,18 +134,11 @@ class MotionVLAConfig(PreTrainedConfig):
             raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
         if self.tokenizer not in ("word", "char"):
             raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
-        if self.flow_max_magnitude < 0 or not 0 < self.flow_scale_percentile <= 100:
-            raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from data) and 0 < flow_scale_percentile <= 100, "
-                             f"got {self.flow_max_magnitude} and {self.flow_scale_percentile}")
-        patch_values, width = self.motion_patch_size**2 * 3 * self.motion_frames, self.motion_heads * self.motion_head_dim
-        if patch_values > width:
-            raise ValueError(f"a {self.motion_patch_size}x{self.motion_patch_size} motion patch of {self.motion_frames} "
-                             f"motion images holds {patch_values} values but the motion DiT is only {width} wide "
-                             f"(motion_heads x motion_head_dim): use a smaller motion_patch_size or a wider DiT")
-        if self.flow_stride < 1:
-            raise ValueError(f"flow_stride must be >= 1 (frames between the two frames of a flow), got {self.flow_stride}")
-        if self.motion_resolution % self.motion_patch_size:
-            raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size")
+        check_motion_head_options(frames=self.motion_frames, resolution=self.motion_resolution,
+                                  patch_size=self.motion_patch_size, heads=self.motion_heads,
+                                  head_dim=self.motion_head_dim, flow_stride=self.flow_stride,
+                                  flow_max_magnitude=self.flow_max_magnitude,
+                                  flow_scale_percentile=self.flow_scale_percentile)
         self.validate_features()
 
     def sync_with_features(self) -> None:

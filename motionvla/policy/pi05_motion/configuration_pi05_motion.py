@@ -14,6 +14,7 @@ from lerobot.configs import PreTrainedConfig
 from lerobot.policies.pi05.configuration_pi05 import PI05Config
 
 from motionvla.datasets.features import IMAGE_KEY_PREFIX
+from motionvla.flow_forecast.motion_dit import check_motion_head_options
 
 EMPTY_CAMERA_MARK = ".empty_camera_"  # π0.5's padded cameras (``empty_cameras``) carry no pixels to take flow from
 
@@ -51,20 +52,11 @@ class PI05MotionConfig(PI05Config):
         super().__post_init__()
         if self.motion_weight < 0:
             raise ValueError(f"motion_weight must be >= 0 (0 = the plain π0.5 baseline), got {self.motion_weight}")
-        if self.motion_frames < 1 or self.flow_stride < 1:
-            raise ValueError(f"motion_frames and flow_stride must be >= 1, got {self.motion_frames} and {self.flow_stride}")
-        if self.flow_max_magnitude < 0 or not 0 < self.flow_scale_percentile <= 100:
-            raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from the dataset) and 0 < flow_scale_percentile"
-                             f" <= 100, got {self.flow_max_magnitude} and {self.flow_scale_percentile}")
-        if self.motion_resolution % self.motion_patch_size:
-            raise ValueError(f"motion_resolution ({self.motion_resolution}) must be a multiple of motion_patch_size "
-                             f"({self.motion_patch_size})")
-        patch_values = self.motion_patch_size**2 * 3 * self.motion_frames
-        width = self.motion_heads * self.motion_head_dim
-        if patch_values > width:
-            raise ValueError(f"a {self.motion_patch_size}x{self.motion_patch_size} motion patch of {self.motion_frames} "
-                             f"motion images holds {patch_values} values but the motion DiT is only {width} wide "
-                             f"(motion_heads x motion_head_dim): use a smaller motion_patch_size or a wider DiT")
+        check_motion_head_options(frames=self.motion_frames, resolution=self.motion_resolution,
+                                  patch_size=self.motion_patch_size, heads=self.motion_heads,
+                                  head_dim=self.motion_head_dim, flow_stride=self.flow_stride,
+                                  flow_max_magnitude=self.flow_max_magnitude,
+                                  flow_scale_percentile=self.flow_scale_percentile)
         if self.motion_camera and not self.motion_camera.startswith(IMAGE_KEY_PREFIX):
             raise ValueError(f"motion_camera must be an image feature key ({IMAGE_KEY_PREFIX}<cam>) or '' (the first "
                              f"one), got {self.motion_camera!r}")
