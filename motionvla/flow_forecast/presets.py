@@ -46,15 +46,11 @@ def describe_preset(name: str, **overrides) -> dict[str, int]:
     model_config = qwen2_5_vl_3b_config() if cfg.vlm == FOFPRED_VLM else None
     model = FlowForecaster.on_meta(cfg, model_config)
     counts: dict[str, int] = {}
-    trained = 0
     for attr, part in model.named_children():
         params = list(part.parameters())
-        if not params:
-            continue
-        frozen = not any(p.requires_grad for p in params)
-        label = _PART_NAMES.get(attr, attr) + (" (frozen)" if frozen else "")
-        counts[label] = sum(p.numel() for p in params)
-        trained += sum(p.numel() for p in params if p.requires_grad)
+        if params:
+            frozen = not any(p.requires_grad for p in params)
+            counts[_PART_NAMES.get(attr, attr) + (" (frozen)" if frozen else "")] = sum(p.numel() for p in params)
     counts["total"] = sum(p.numel() for p in model.parameters())
-    counts["trained"] = trained
+    counts["trained"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return counts
