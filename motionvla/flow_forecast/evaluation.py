@@ -1,5 +1,5 @@
 """Honest forecast evaluation: the model against non-learned baselines and against itself with the captions
-shuffled across the batch (does language matter?), per horizon and per kind of clip.
+shuffled across the batch, or taken from earlier batches when the batch shares one (does language matter?), per horizon and per kind of clip.
 
 Kinds of clip (from the data's own flows, so they exist for any data set): ``starts`` -- nothing moves in the
 last observed flow but something moves in the future (carrying the past forward cannot solve these);
@@ -40,19 +40,32 @@ def clip_kinds(past: Tensor, future: Tensor, threshold: float, min_fraction: flo
     return ["moving" if p else ("starts" if f else "still") for p, f in zip(past_moves.tolist(), future_moves.tolist())]
 
 
-def swap_captions(captions: list[str]) -> tuple[list[str], int]:
-    """Each sample gets the caption of the next sample (cyclically) whose caption *differs* from its own.
+def swap_captions(captions: list[str], pool: list[str] | tuple[str, ...] = ()) -> tuple[list[str], int]:
+    """Each sample gets the caption of the next sample (cyclically) whose caption *differs* from its own, else
+    the latest caption of ``pool`` (captions of earlier batches) that differs.
 
     A plain rotation is not enough: consecutive samples are often clips of the same video and share its
-    caption, so rotating would hand most samples their own caption back. Returns the new captions and how
-    many samples kept their own (every caption in the batch was the same).
+    caption, so rotating would hand most samples their own caption back; and a batch of one robot episode's
+    clips holds a single caption, hence the pool. Returns the new captions and how many samples kept their own
+    (no different caption in the batch or the pool).
     """
     n, out, kept = len(captions), [], 0
     for i, own in enumerate(captions):
         other = next((captions[(i + j) % n] for j in range(1, n) if captions[(i + j) % n] != own), None)
+        if other is None:
+            other = next((c for c in reversed(pool) if c != own), None)
         kept += other is None
         out.append(own if other is None else other)
     return out, kept
+
+
+def _remember(pool: list[str], captions: list[str], limit: int = 64) -> None:
+    """Moves the batch's captions to the end of ``pool`` (most recent last), keeping at most ``limit``."""
+    for caption in captions:
+        if caption in pool:
+            pool.remove(caption)
+        pool.append(caption)
+    del pool[:-limit]
 
 
 @torch.no_grad()
@@ -69,7 +82,8 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
     errors = {name: ForecastErrors(moving_threshold_px) for name in names}
     generator = torch.Generator().manual_seed(seed)
     total = min(len(loader), max_batches) if max_batches else len(loader)
-    unchanged = 0  # samples whose caption could not be swapped for a different one (all equal in the batch)
+    unchanged = 0  # samples whose caption could not be swapped for a different one (none in batch or pool)
+    pool: list[str] = []
     for n, batch in enumerate(tqdm(loader, total=total, desc="forecast eval", disable=not progress)):
         if max_batches and n >= max_batches:
             break
@@ -79,8 +93,9 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
         pred, _ = model.forecast(batch["frames"], batch["caption"], num_samples=num_samples,
                                  num_inference_steps=num_inference_steps, generator=generator,
                                  past_flow=batch["past_flow"])
-        swapped, same = swap_captions(list(batch["caption"]))
+        swapped, same = swap_captions(list(batch["caption"]), pool)
         unchanged += same
+        _remember(pool, list(batch["caption"]))
         shuffled, _ = model.forecast(batch["frames"], swapped,
                                      num_inference_steps=num_inference_steps, generator=generator,
                                      past_flow=batch["past_flow"])

@@ -150,6 +150,20 @@ def test_swapped_captions_always_differ_from_the_samples_own():
     assert swap_captions(["x", "x"]) == (["x", "x"], 2)  # nothing else to give: counted, not hidden
 
 
+def test_a_batch_sharing_one_caption_takes_a_different_one_from_earlier_batches():
+    from motionvla.flow_forecast.evaluation import _remember, swap_captions
+
+    pool: list[str] = []
+    _remember(pool, ["push red", "push red"])  # batch 1: one robot episode
+    _remember(pool, ["lift blue"])  # batch 2
+    assert swap_captions(["lift blue", "lift blue"], pool) == (["push red", "push red"], 0)
+    assert swap_captions(["push red"], pool) == (["lift blue"], 0)
+    assert swap_captions(["x"], []) == (["x"], 1)
+    for i in range(100):
+        _remember(pool, [f"task {i}"])
+    assert len(pool) == 64 and pool[-1] == "task 99"
+
+
 def test_one_step_fraction_reaches_the_dit_during_training():
     m = model(one_step_fraction=1.0)
     seen = []
