@@ -1,5 +1,6 @@
 """Honest forecast evaluation: the model against non-learned baselines and against itself with the captions
-shuffled across the batch, or taken from earlier batches when the batch shares one (does language matter?), per horizon and per kind of clip.
+shuffled across the batch, or taken from earlier batches when the batch shares one (does language matter?),
+per horizon and per kind of clip.
 
 Kinds of clip (from the data's own flows, so they exist for any data set): ``starts`` -- nothing moves in the
 last observed flow but something moves in the future (carrying the past forward cannot solve these);
@@ -61,7 +62,7 @@ def swap_captions(captions: list[str], pool: list[str] | tuple[str, ...] = ()) -
 
 def _remember(pool: list[str], captions: list[str], limit: int = 64) -> None:
     """Moves the batch's captions to the end of ``pool`` (most recent last), keeping at most ``limit``."""
-    for caption in captions:
+    for caption in dict.fromkeys(captions):  # a batch repeats its episode's caption: once each
         if caption in pool:
             pool.remove(caption)
         pool.append(caption)
@@ -115,7 +116,8 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
         "model_vs_best_baseline_moving": _ratio(report["model"]["epe_moving"], report[best_baseline]["epe_moving"]),
         "shuffled_vs_model_moving": _ratio(report["shuffled_captions"]["epe_moving"], report["model"]["epe_moving"]),
     }
-    report["settings"] = {"shuffled_captions_unchanged": unchanged, "resolution": r, "num_samples": num_samples, "moving_threshold_px": moving_threshold_px,
+    report["settings"] = {"shuffled_captions_unchanged": unchanged, "resolution": r, "num_samples": num_samples,
+                          "moving_threshold_px": moving_threshold_px,
                           "num_inference_steps": num_inference_steps or model.cfg.num_inference_steps}
     return report
 

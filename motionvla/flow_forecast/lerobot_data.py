@@ -21,16 +21,35 @@ from motionvla.errors import UserError
 
 
 def parse_episodes(spec: str, total: int) -> list[int]:
-    """``""`` = all; ``"a:b"`` = episodes a..b-1 (either end optional, negative from the end); ``"1,4,7"``."""
-    if not spec:
+    """Episode indices in ``0 .. total-1`` named by ``spec``, in the order given, each once.
+
+    ``""`` = all; otherwise comma-separated items, each an index (``"7"``, negative from the end) or a range
+    ``"a:b"`` (episodes a..b-1, either end optional, negative from the end): ``":150"``, ``"-30:"``,
+    ``"25:30,55:60"`` (a few episodes of each task when tasks were recorded one after another), ``"1,4,7"``.
+    """
+    if not spec.strip():
         return list(range(total))
-    try:
-        if ":" in spec:
-            start, _, stop = spec.partition(":")
-            return list(range(total))[slice(int(start) if start else None, int(stop) if stop else None)]
-        return [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError:
-        raise UserError(f"episodes must look like '0:40', ':-10', '-10:' or '1,4,7', got {spec!r}") from None
+    chosen: dict[int, None] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        try:
+            if ":" in item:
+                start, _, stop = item.partition(":")
+                indices = list(range(total))[slice(int(start) if start.strip() else None,
+                                                   int(stop) if stop.strip() else None)]
+            else:
+                index = int(item)
+                if not -total <= index < total:
+                    raise UserError(f"episodes {spec!r}: episode {index} does not exist (the dataset has {total})")
+                indices = [index % total]
+        except ValueError:
+            raise UserError(f"episodes must look like '0:40', ':-10', '-10:', '25:30,55:60' or '1,4,7', "
+                            f"got {spec!r}") from None
+        chosen.update(dict.fromkeys(indices))
+    if not chosen:
+        raise UserError(f"episodes {spec!r} names no episode of the {total} in the dataset")
+    return list(chosen)
 
 
 class LeRobotFlowSamples(Dataset):

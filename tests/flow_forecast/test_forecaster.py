@@ -164,6 +164,39 @@ def test_a_batch_sharing_one_caption_takes_a_different_one_from_earlier_batches(
     assert len(pool) == 64 and pool[-1] == "task 99"
 
 
+def test_evaluation_swaps_every_caption_of_episodes_batched_one_at_a_time():
+    from motionvla.flow_forecast.evaluation import evaluate_forecaster
+
+    m = model()
+    g = torch.Generator().manual_seed(1)
+    episodes = ["push red", "lift blue", "open drawer"]
+    data = [{"frames": torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8, generator=g),
+             "flow": torch.randn(4, 2, 32, 32, generator=g), "past_flow": torch.zeros(1, 2, 32, 32),
+             "caption": caption} for caption in episodes for _ in range(2)]  # one episode per batch of 2
+    calls: list[list[str]] = []
+    forecast = m.forecast
+    m.forecast = lambda frames, captions, **kw: (calls.append(list(captions)), forecast(frames, captions, **kw))[1]
+    report = evaluate_forecaster(m, data, batch_size=2, progress=False)
+    own, swapped = calls[0::2], calls[1::2]
+    assert own == [[c, c] for c in episodes]
+    assert swapped[0] == own[0]  # the first batch has nothing earlier to take: counted below, not hidden
+    assert all(s != c for batch_own, batch_swapped in zip(own[1:], swapped[1:])
+               for s, c in zip(batch_swapped, batch_own))
+    assert report["settings"]["shuffled_captions_unchanged"] == 2
+
+
+def test_episode_specs_name_ranges_lists_and_refuse_what_does_not_exist():
+    from motionvla.flow_forecast.lerobot_data import parse_episodes
+
+    assert parse_episodes("", 4) == [0, 1, 2, 3]
+    assert parse_episodes(":2", 6) == [0, 1] and parse_episodes("-2:", 6) == [4, 5]
+    assert parse_episodes("4:6, 0:1", 12) == [4, 5, 0]  # a few episodes of each task, in the order given
+    assert parse_episodes("1,3,-1,3", 5) == [1, 3, 4]
+    for bad, says in [("7", "episode 7 does not exist"), ("a:b", "must look like"), ("3:3", "names no episode")]:
+        with pytest.raises(UserError, match=says):
+            parse_episodes(bad, 5)
+
+
 def test_one_step_fraction_reaches_the_dit_during_training():
     m = model(one_step_fraction=1.0)
     seen = []
