@@ -9,6 +9,8 @@ last observed flow but something moves in the future (carrying the past forward 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -138,7 +140,10 @@ def format_report(report: dict) -> str:
                  f"{ratios['model_vs_best_baseline_moving']:.3f};  shuffled captions / model: "
                  f"{ratios['shuffled_vs_model_moving']:.3f}")
     for kind, rows in report["by_kind"].items():
-        cells = "  ".join(f"{name} {rows[name]['epe_moving']:.3f}" for name in names if rows[name])
+        if not math.isfinite(rows["model"]["epe_moving"]):
+            cells = "no moving pixels at this threshold"
+        else:
+            cells = "  ".join(f"{name} {rows[name]['epe_moving']:.3f}" for name in names if rows[name])
         lines.append(f"  {kind:<8} ({rows['model']['samples']} clips) EPE moving: {cells}")
     horizons = report["model"]["per_horizon"]
     lines.append("  per horizon, EPE moving: " + "  ".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -37,6 +38,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    return value
+
+
 def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    """Write ``data`` as indented standard JSON, atomically.
+
+    NaN and infinities become ``null``: Python's bare ``NaN`` is not JSON, and jq, browsers and most
+    other readers refuse a file that holds one.
+    """
+    text = json.dumps(_finite_or_null(data), indent=2, default=str, allow_nan=False)
+    atomic_write_text(path, text + "\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -183,6 +185,32 @@ def test_evaluation_swaps_every_caption_of_episodes_batched_one_at_a_time():
     assert all(s != c for batch_own, batch_swapped in zip(own[1:], swapped[1:])
                for s, c in zip(batch_swapped, batch_own))
     assert report["settings"]["shuffled_captions_unchanged"] == 2
+
+
+def test_a_kind_without_moving_pixels_reads_as_such_and_its_json_stays_standard(tmp_path):
+    import json
+
+    from motionvla.flow_forecast.evaluation import evaluate_forecaster, format_report
+    from motionvla.utils.atomic import atomic_write_json
+
+    g = torch.Generator().manual_seed(2)
+    moving = torch.randn(4, 2, 32, 32, generator=g) * 3
+    data = [{"frames": torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8, generator=g),
+             "flow": flow, "past_flow": past, "caption": caption}
+            for flow, past, caption in [(torch.zeros(4, 2, 32, 32), torch.zeros(1, 2, 32, 32), "stay"),
+                                        (moving, moving[:1], "push red")]]
+    report = evaluate_forecaster(model(), data, batch_size=2, progress=False)
+    assert math.isnan(report["by_kind"]["still"]["model"]["epe_moving"])
+    still_line = next(line for line in format_report(report).splitlines() if line.strip().startswith("still"))
+    assert "no moving pixels" in still_line and "nan" not in still_line
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    atomic_write_json(tmp_path / "eval.json", report)
+    saved = json.loads((tmp_path / "eval.json").read_text(), parse_constant=refuse)
+    assert saved["by_kind"]["still"]["model"]["epe_moving"] is None
+    assert saved["by_kind"]["moving"]["model"]["epe_moving"] > 0
 
 
 def test_episode_specs_name_ranges_lists_and_refuse_what_does_not_exist():
