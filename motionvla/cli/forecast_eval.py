@@ -5,20 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from motionvla.cli.forecast_data import ForecastDataOptions
 from motionvla.configs import format_config
 from motionvla.utils.atomic import atomic_write_json
 
 
 @dataclass
-class Config:
-    """Evaluate a forecaster (a training run or a saved folder) on `motionvla prep` shards."""
+class Config(ForecastDataOptions):
+    """Evaluate a forecaster (a training run or a saved folder) on --data shards and/or --lerobot_root's flows."""
 
-    data: str = ""  # prep output folders, comma-separated
-    lerobot_root: str = ""  # or a LeRobotDataset's own future flows (see `forecast train`)
-    lerobot_repo_id: str = "local/quickstart"
-    lerobot_camera: str = "front"
-    lerobot_episodes: str = ""  # e.g. "-30:" for a held-out tail
-    lerobot_size: int = 64
     checkpoint: str = ""  # a `motionvla forecast train` run folder, its pretrained_model/, or a save_pretrained folder
     out: str = ""  # write the report as JSON here ("" = only print it)
     batch_size: int = 32
@@ -30,7 +25,8 @@ class Config:
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.cli.forecast_train import forecaster_folder, training_data
+    from motionvla.cli.forecast_data import forecast_samples
+    from motionvla.cli.forecast_train import forecaster_folder
     from motionvla.errors import UserError
     from motionvla.flow_forecast.evaluation import evaluate_forecaster, format_report
     from motionvla.flow_forecast.pipeline import FlowForecastPipeline
@@ -40,7 +36,7 @@ def run(cfg: Config) -> dict[str, Any]:
         raise UserError("--checkpoint is required (a forecaster run folder or a saved forecaster)")
     print(format_config(cfg))
     model = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.checkpoint)).model
-    dataset = training_data(cfg, model.cfg.frames_in, model.cfg.num_frames)
+    dataset = forecast_samples(cfg, model.cfg.frames_in, model.cfg.num_frames)
     check_compatible(model, dataset[0])
     report = evaluate_forecaster(model, dataset, batch_size=cfg.batch_size, num_samples=cfg.num_samples,
                                  num_inference_steps=cfg.num_inference_steps or None,

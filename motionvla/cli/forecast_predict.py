@@ -8,19 +8,20 @@ from typing import Any
 
 import numpy as np
 
+from motionvla.cli.forecast_data import ForecastDataOptions
 from motionvla.errors import UserError
 
 
 @dataclass
-class Config:
-    """Draw a forecaster's prediction for an image (--image) or a shard sample (--data + --key) and a prompt."""
+class Config(ForecastDataOptions):
+    """Draw a forecaster's prediction for an image (--image) and a prompt, or for a sample of --data shards or of
+    --lerobot_root's episodes (--key picks it) beside its ground truth."""
 
     checkpoint: str = ""  # a forecaster run folder or saved forecaster
-    image: str = ""  # an image file (PNG/JPEG); or use --data and --key
+    image: str = ""  # an image file (PNG/JPEG); or use --data / --lerobot_root and --key
     previous_image: str = ""  # the frame before --image (a forecaster conditioned on the observed flow needs it)
-    prompt: str = ""  # the caption; a shard sample's own caption when empty
-    data: str = ""  # a prep output folder, to draw a sample and its ground truth
-    key: str = ""  # the sample's key ("" = the first sample)
+    prompt: str = ""  # the caption; a sample's own caption when empty
+    key: str = ""  # the sample's key: a shard key, or "ep000025-000010" (episode, frame) ("" = the first sample)
     out: str = "outputs/forecast/predict.png"
     num_inference_steps: int = 0
     seed: int = 0
@@ -72,6 +73,31 @@ def draw(frame: np.ndarray, prompt: str, predicted: np.ndarray, images: np.ndarr
     atomic_write_bytes(out, buf.getvalue())
 
 
+def _sample(cfg: Config, frames_in: int, num_flows: int) -> dict:
+    """The sample named by ``--key`` (the first one without it) of --data or of --lerobot_root."""
+    if cfg.data and cfg.lerobot_root:
+        raise UserError("give --data or --lerobot_root, not both: the sample is drawn from one of them")
+    if cfg.data:
+        from data_prep.index import FlowShardIndex
+
+        index = FlowShardIndex(cfg.data)
+        keys = [entry[1] for entry in index.entries]
+        source, fetch = cfg.data, index.__getitem__
+    else:
+        from motionvla.flow_forecast.lerobot_data import LeRobotFlowSamples
+
+        samples = LeRobotFlowSamples(cfg.lerobot_root, cfg.lerobot_repo_id, camera=cfg.lerobot_camera,
+                                     frames_in=frames_in, num_flows=num_flows, size=cfg.lerobot_size,
+                                     episodes=cfg.lerobot_episodes, progress=False)
+        keys = [item["key"] for item in samples.items]
+        source, fetch = f"{cfg.lerobot_root} (episodes {cfg.lerobot_episodes or 'all'})", samples.__getitem__
+    if not cfg.key:
+        return fetch(0)
+    if cfg.key not in keys:
+        raise UserError(f"--key={cfg.key}: no such sample in {source} (its keys look like {keys[0]!r})")
+    return fetch(keys.index(cfg.key))
+
+
 def run(cfg: Config) -> dict[str, Any]:
     import torch
     from PIL import Image
@@ -102,14 +128,8 @@ def run(cfg: Config) -> dict[str, Any]:
             raise UserError("--prompt is required with --image")
         prompt = cfg.prompt
         stack = None
-    elif cfg.data:
-        from data_prep.index import FlowShardIndex
-
-        index = FlowShardIndex(cfg.data)
-        n = next((i for i, e in enumerate(index.entries) if e[1] == cfg.key), None) if cfg.key else 0
-        if n is None:
-            raise UserError(f"--key={cfg.key}: no such sample in {cfg.data}")
-        sample = index[n]
+    elif cfg.data or cfg.lerobot_root:
+        sample = _sample(cfg, pipe.model.cfg.frames_in, pipe.model.cfg.num_frames)
         prompt = cfg.prompt or sample["caption"]
         stack = sample["frames"][None].float() / 255.0
         frame = sample["frames"][-1].permute(1, 2, 0).numpy()
@@ -117,7 +137,7 @@ def run(cfg: Config) -> dict[str, Any]:
         truth = resize_flows(sample["flow"][None], r)[0].numpy()
         truth_images = flow_to_motion_image(truth, pipe.model.cfg.flow_max_magnitude)
     else:
-        raise UserError("give --image=PATH (with --prompt) or --data=SHARDS [--key=KEY]")
+        raise UserError("give --image=PATH (with --prompt), --data=SHARDS or --lerobot_root=DATASET [--key=KEY]")
     generator = torch.Generator().manual_seed(cfg.seed)
     if stack is not None:
         flows, images = pipe.model.forecast(stack, [prompt], num_inference_steps=cfg.num_inference_steps or None,

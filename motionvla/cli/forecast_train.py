@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from motionvla.cli.forecast_data import ForecastDataOptions, forecast_samples, split_list
 from motionvla.configs import format_config, given_keys, save_config
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
@@ -24,19 +25,12 @@ def _train_defaults() -> TrainConfig:
 
 
 @dataclass
-class Config:
-    """Train a forecaster. --model.*: its shapes (ForecasterConfig); --train.*: the shared training loop."""
+class Config(ForecastDataOptions):
+    """Train a forecaster on --data and/or --lerobot_root. --model.*: its shapes (ForecasterConfig); --train.*: the
+    shared training loop."""
 
-    # `motionvla prep` output folders, comma-separated (several are mixed by --weights).
-    data: str = ""
     # Mixing weights, one per --data folder (comma-separated); empty = equal.
     weights: str = ""
-    # A LeRobotDataset whose own future flows to train on too (or instead): its folder, repo id, camera, episodes.
-    lerobot_root: str = ""
-    lerobot_repo_id: str = "local/quickstart"
-    lerobot_camera: str = "front"
-    lerobot_episodes: str = ""  # e.g. ":150" (all but a held-out tail); see flow_forecast.lerobot_data
-    lerobot_size: int = 64  # side of its frames and flows in the samples
     # Start from a trained forecaster (fine-tuning, e.g. web-video pre-training -> robot demos).
     init_from: str = ""
     # With --init_from: measure the codec scale on this data instead of keeping the saved one (robot flows can be
@@ -48,29 +42,6 @@ class Config:
     train: TrainConfig = field(default_factory=_train_defaults)
     # Percentile of the training flows' magnitudes used as the motion-image codec scale (model.flow_max_magnitude=0).
     flow_scale_percentile: float = 99.5
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def training_data(cfg, frames_in: int, num_flows: int, weights: list[float] | None = None):
-    """The prep shards of ``cfg.data`` and/or the LeRobotDataset of ``cfg.lerobot_root`` (``frames_in`` frames
-    and ``num_flows`` future flows per sample), mixed."""
-    from motionvla.flow_forecast.training import WeightedMixture, open_shard_folders
-
-    parts = []
-    if _split(cfg.data):
-        parts.append(open_shard_folders(_split(cfg.data), weights))
-    if cfg.lerobot_root:
-        from motionvla.flow_forecast.lerobot_data import LeRobotFlowSamples
-
-        parts.append(LeRobotFlowSamples(cfg.lerobot_root, cfg.lerobot_repo_id, camera=cfg.lerobot_camera,
-                                        frames_in=frames_in, num_flows=num_flows,
-                                        size=cfg.lerobot_size, episodes=cfg.lerobot_episodes))
-    if not parts:
-        raise UserError("give --data (prep shard folders) and/or --lerobot_root (a LeRobotDataset)")
-    return parts[0] if len(parts) == 1 else WeightedMixture(parts, [1.0] * len(parts))
 
 
 def forecaster_folder(path: str) -> str:
@@ -128,7 +99,7 @@ def run(cfg: Config) -> dict[str, Any]:
     model_options = None if explicit is None else frozenset(k.split(".", 1)[1] for k in explicit
                                                             if k.startswith("model."))
     try:
-        weights = [float(w) for w in _split(cfg.weights)] or None
+        weights = [float(w) for w in split_list(cfg.weights)] or None
     except ValueError:
         raise UserError(f"--weights must be comma-separated numbers, got {cfg.weights!r}") from None
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, output_dir=cfg.out))
@@ -140,7 +111,7 @@ def run(cfg: Config) -> dict[str, Any]:
         base = FlowForecastPipeline.from_pretrained(forecaster_folder(cfg.init_from)).model
         model_cfg = adapted_model_config(base.cfg, cfg.model, cfg.remeasure_flow_scale, model_options)
         cfg = dataclasses.replace(cfg, model=model_cfg)
-    dataset = training_data(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
+    dataset = forecast_samples(cfg, model_cfg.frames_in, model_cfg.num_frames, weights)
     if cfg.remeasure_flow_scale and not cfg.init_from:
         raise UserError("--remeasure_flow_scale only applies with --init_from (a new model measures its scale anyway)")
     if model_cfg.flow_max_magnitude <= 0:

@@ -50,7 +50,7 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     assert "width 32" in capsys.readouterr().err
 
 
-def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, record_tiny_demos, tmp_path):
+def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, record_tiny_demos, tmp_path, capsys):
     demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     lerobot = [f"--lerobot_root={demos.out}", f"--lerobot_repo_id={demos.repo_id}", "--lerobot_size=32"]
     pretrained = tmp_path / "pretrained"
@@ -77,3 +77,9 @@ def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, recor
 
     result = json.loads(report.read_text())
     assert result["model"]["samples"] > 0 and result["zero"]["epe_moving"] > 0
+    picture = tmp_path / "pred.png"  # a robot frame's forecast beside its own future flow
+    predict = ["forecast", "predict", *lerobot, "--lerobot_episodes=1", f"--checkpoint={adapted}"]
+    assert main([*predict, "--key=ep000001-000003", f"--out={picture}"]) == 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main([*predict, "--key=ep000000-000003", f"--out={tmp_path / 'no.png'}"]) == 2
+    assert "no such sample" in capsys.readouterr().err and not (tmp_path / "no.png").exists()
