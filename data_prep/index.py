@@ -53,6 +53,11 @@ class FlowShardIndex(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def keys(self) -> list[str]:
+        """Each sample's key, in index order."""
+        return [entry[1] for entry in self.entries]
+
     def __getitem__(self, index: int) -> dict:
         shard, key, members = self.entries[index]
         data = {}

@@ -74,28 +74,19 @@ def draw(frame: np.ndarray, prompt: str, predicted: np.ndarray, images: np.ndarr
 
 
 def _sample(cfg: Config, frames_in: int, num_flows: int) -> dict:
-    """The sample named by ``--key`` (the first one without it) of --data or of --lerobot_root."""
-    if cfg.data and cfg.lerobot_root:
-        raise UserError("give --data or --lerobot_root, not both: the sample is drawn from one of them")
-    if cfg.data:
-        from data_prep.index import FlowShardIndex
+    """The sample named by ``--key`` (the first one without it) of one --data folder or of --lerobot_root."""
+    from motionvla.cli.forecast_data import forecast_samples, split_list
 
-        index = FlowShardIndex(cfg.data)
-        keys = [entry[1] for entry in index.entries]
-        source, fetch = cfg.data, index.__getitem__
-    else:
-        from motionvla.flow_forecast.lerobot_data import LeRobotFlowSamples
-
-        samples = LeRobotFlowSamples(cfg.lerobot_root, cfg.lerobot_repo_id, camera=cfg.lerobot_camera,
-                                     frames_in=frames_in, num_flows=num_flows, size=cfg.lerobot_size,
-                                     episodes=cfg.lerobot_episodes, progress=False)
-        keys = [item["key"] for item in samples.items]
-        source, fetch = f"{cfg.lerobot_root} (episodes {cfg.lerobot_episodes or 'all'})", samples.__getitem__
+    if (cfg.data and cfg.lerobot_root) or len(split_list(cfg.data)) > 1:
+        raise UserError("give one --data folder or --lerobot_root, not several: the sample is drawn from one source")
+    samples = forecast_samples(cfg, frames_in, num_flows)
     if not cfg.key:
-        return fetch(0)
+        return samples[0]
+    keys = samples.keys
     if cfg.key not in keys:
+        source = cfg.data or f"{cfg.lerobot_root} (episodes {cfg.lerobot_episodes or 'all'})"
         raise UserError(f"--key={cfg.key}: no such sample in {source} (its keys look like {keys[0]!r})")
-    return fetch(keys.index(cfg.key))
+    return samples[keys.index(cfg.key)]
 
 
 def run(cfg: Config) -> dict[str, Any]:

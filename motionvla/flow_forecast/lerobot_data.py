@@ -96,5 +96,10 @@ class LeRobotFlowSamples(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def keys(self) -> list[str]:
+        """Each sample's key (``ep{episode:06d}-{frame:06d}``), in index order."""
+        return [item["key"] for item in self.items]
+
     def __getitem__(self, index: int) -> dict:
         return self.items[index]
