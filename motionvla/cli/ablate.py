@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from motionvla.configs import format_config, save_config
-from motionvla.datasets.flow_targets import FlowTargetConfig
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
@@ -45,7 +44,6 @@ class Config:
     out: str = "outputs/ablation"
     policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
     train: TrainConfig = field(default_factory=_train)
-    flow: FlowTargetConfig = field(default_factory=lambda: FlowTargetConfig(camera="", stride=2))
     eval_episodes: int = 20
     eval_workers: int = 2
     # Camera side used for evaluation (must match the demos).
@@ -70,7 +68,7 @@ def _run_one(cfg: Config, variant: str, seed: int) -> dict[str, Any]:
     print(f"\n=== {run_dir.name}: train (motion_weight={policy.motion_weight}) ===")
     t = time.perf_counter()
     trained = train_cli.run(train_cli.Config(dataset_root=cfg.dataset_root, repo_id=cfg.repo_id, policy=policy,
-                                             train=train, flow=cfg.flow))
+                                             train=train))
     train_s = time.perf_counter() - t
     print(f"\n=== {run_dir.name}: evaluate ===")
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]

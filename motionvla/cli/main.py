@@ -11,7 +11,7 @@ import importlib
 import sys
 import typing
 
-from motionvla.configs import config_fields, parse_config
+from motionvla.configs import apply_aliases, config_fields, parse_config
 from motionvla.errors import UserError
 
 # name -> (module, one-line help)
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(_command_help(name, module.Config))
         return 0
     try:
+        options, notes = apply_aliases(options, getattr(module, "ALIASES", {}))
+        for note in notes:
+            print(f"motionvla {name}: {note}", file=sys.stderr)
         cfg = parse_config(module.Config, options)
         module.run(cfg)
     except UserError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from motionvla.configs import format_config, save_config
-from motionvla.datasets.flow_targets import FlowTargetConfig
+from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option names as `motionvla train`
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
@@ -40,7 +40,10 @@ class Config:
     demos: RecordDemosConfig = field(default_factory=_demos)
     policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
     train: TrainConfig = field(default_factory=_train)
-    flow: FlowTargetConfig = field(default_factory=lambda: FlowTargetConfig(camera="", stride=2))
+    # Held-out demos per task (env seeds from heldout_seed, never trained on): where the motion head's forecast
+    # is measured and drawn.
+    heldout_episodes_per_task: int = 5
+    heldout_seed: int = 5000
     # Evaluation episodes per task (the policy and the random baseline see the same seeds).
     eval_episodes: int = 20
     eval_workers: int = 2
@@ -50,6 +53,13 @@ class Config:
     flow_stride: int = 2
     # Motion-image colour scale of that strip: flow of this many pixels is fully saturated.
     max_flow_pixels: float = 6.0
+
+
+def heldout_demos(cfg: Config, out: Path) -> RecordDemosConfig:
+    """The held-out demos: the training demos' settings, other env seeds, their own folder."""
+    return dataclasses.replace(cfg.demos, out=str(out / "heldout"), repo_id=cfg.demos.repo_id + "_heldout",
+                               episodes_per_task=cfg.heldout_episodes_per_task, seed=cfg.heldout_seed,
+                               episodes_per_part=max(1, cfg.heldout_episodes_per_task), overwrite=True)
 
 
 def _stage(name: str) -> None:
@@ -73,6 +83,8 @@ def run(cfg: Config) -> Path:
 
     _stage("1/4 record demos with the scripted expert")
     summary = record_demos(cfg.demos)
+    if not cfg.skip_train:
+        record_demos(heldout_demos(cfg, out))
     save_config(cfg, out)
     dataset = LeRobotDataset(cfg.demos.repo_id, root=cfg.demos.out, video_backend="pyav")
     report = write_demo_report(dataset, summary, out / "report" / "demos", cfg.flow_stride, cfg.max_flow_pixels)
@@ -91,8 +103,10 @@ def run(cfg: Config) -> Path:
 def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> str:
     from motionvla.cli import eval as eval_cli
     from motionvla.cli import train as train_cli
+    from motionvla.evaluation.motion_heldout import heldout_motion_items
     from motionvla.policy import MotionVLAPolicy, load_processors
     from motionvla.reports.policy_report import (
+        forecast_summary,
         motion_forecast_error,
         plot_loss_curves,
         success_table,
@@ -103,7 +117,7 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     t = time.perf_counter()
     _stage("2/4 train the tiny dual-head policy")
     trained = train_cli.run(train_cli.Config(dataset_root=cfg.demos.out, repo_id=cfg.demos.repo_id, policy=cfg.policy,
-                                             train=cfg.train, flow=cfg.flow))
+                                             train=cfg.train))
     timings["train"] = time.perf_counter() - t
     checkpoint = Path(trained["pretrained_dir"])
 
@@ -125,14 +139,13 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     plot_loss_curves({"dual-head": rows}, report / "loss_curves.png")
     policy = MotionVLAPolicy.from_pretrained(checkpoint).eval()
     preprocess, _ = load_processors(checkpoint)
-    items = _motion_examples(cfg, policy, count=96)
-    write_motion_comparison(report / "motion_predicted_vs_actual.png", policy, preprocess, items[:: max(1, len(items) // 4)][:4])
+    held = heldout_demos(cfg, out)
+    items = heldout_motion_items(held.out, held.repo_id, policy.config, every=4)
+    write_motion_comparison(report / "motion_predicted_vs_actual.png", policy, preprocess,
+                            items[:: max(1, len(items) // 4)][:4])
     forecast = motion_forecast_error(policy, preprocess, items)
     atomic_write_text(report / "motion_forecast.json", json.dumps(forecast, indent=2) + "\n")
-    forecast_line = (f"motion head, {forecast['frames']} future flows of training frames: end-point error on moving pixels "
-                     f"{forecast['epe_moving']:.3f} px vs {forecast['epe_zero_moving']:.3f} px for 'nothing moves' "
-                     f"(all pixels {forecast['epe']:.3f} vs {forecast['epe_zero']:.3f}; {forecast['motion_resolution']}x"
-                     f"{forecast['motion_resolution']}, codec scale {forecast['scale_px']:.3g} px)")
+    forecast_line = forecast_summary(forecast, f"{cfg.heldout_episodes_per_task} held-out episodes per task")
     videos = _collect_videos(out / "eval" / "policy", report / "rollouts")
     table = success_table(evals)
     lines = [
@@ -157,8 +170,9 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
         "",
         "![motion](motion_predicted_vs_actual.png)",
         "",
-        f"Measured: {forecast_line}. Moving pixels are those whose actual flow is at least a quarter of the "
-        "codec's scale; `motion_forecast.json` has the figures.",
+        f"Measured on held-out episodes (recorded with env seeds from {cfg.heldout_seed}, never trained on): "
+        f"{forecast_line}. Moving pixels are those whose actual flow is at least a quarter of the codec's scale; "
+        "`motion_forecast.json` has the figures.",
         "",
         "## Rollouts (trained policy)",
         "",
@@ -176,24 +190,6 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
           f"{evals['random']['per_task'][task]['pc_success']:>7.1f}" for task in evals["policy"]["per_task"]],
         f"  {'overall':<28} {evals['policy']['overall']['pc_success']:>7.1f} {evals['random']['overall']['pc_success']:>7.1f}",
     ])
-
-
-def _motion_examples(cfg: Config, policy: Any, count: int = 4) -> list[dict[str, Any]]:
-    """Up to ``count`` training frames with their cached future flow, one per episode (spread over all of
-    them, so every task shows up), a third of the way in (mid-motion)."""
-    from motionvla.datasets.flow_targets import WithFlowTargets, build_flow_cache
-    from motionvla.policy.training import flow_target_config, open_dataset
-
-    base = open_dataset(cfg.demos.out, cfg.demos.repo_id)
-    cache = build_flow_cache(base, flow_target_config(policy.config, cfg.flow), progress=False)
-    dataset = WithFlowTargets(base, cache)
-    episodes = list(base.meta.episodes)
-    spread = sorted({round(i * (len(episodes) - 1) / max(1, count - 1)) for i in range(min(count, len(episodes)))})
-    picks = []
-    for row in (episodes[i] for i in spread):
-        start, end = int(row["dataset_from_index"]), int(row["dataset_to_index"])
-        picks.append(start + (end - start) // 3)
-    return [dataset[i] for i in picks]
 
 
 def _collect_videos(eval_dir: Path, dest: Path) -> list[Path]:

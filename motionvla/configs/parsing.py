@@ -72,6 +72,36 @@ def _normalize_argv(cls: type, argv: list[str]) -> list[str]:
     return out
 
 
+def apply_aliases(argv: list[str], aliases: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Rewrite old option names into new ones: ``aliases`` maps an old dotted key to the new key, or to
+    ``(new key, value -> value)`` when the value's form changed too.
+
+    Returns ``(argv, notes)``: one deprecation note per old name used.
+
+    Raises:
+        UserError: an option given under both names (one line naming both).
+    """
+    def key_of(arg: str) -> str:
+        return arg[2:].partition("=")[0].replace("-", "_") if arg.startswith("--") else ""
+
+    given = {key_of(a) for a in argv}
+    out, notes = [], []
+    for arg in argv:
+        old = key_of(arg)
+        if old not in aliases:
+            out.append(arg)
+            continue
+        new, convert = aliases[old] if isinstance(aliases[old], tuple) else (aliases[old], None)
+        if new in given:
+            raise UserError(f"--{old} and --{new} name the same option: give it once, as --{new}")
+        _, has_value, value = arg.partition("=")
+        if has_value and convert is not None:
+            value = convert(value)
+        out.append(f"--{new}={value}" if has_value else f"--{new}")
+        notes.append(f"note: --{old} is deprecated, use --{new} (it will be removed in a later release)")
+    return out, notes
+
+
 def parse_config(cls: type[T], argv: list[str]) -> T:
     """Build ``cls`` from its defaults and ``argv`` overrides (``--key=value``, dotted for nesting).
 

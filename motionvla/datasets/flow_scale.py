@@ -1,33 +1,19 @@
-"""The motion-image codec's scale measured from a dataset's flows: a percentile of per-pixel magnitudes.
+"""The motion-image codec's scale of a LeRobotDataset when there is no flow cache (``lerobot-train``).
 
-``motionvla train`` measures it on its flow cache (:meth:`motionvla.datasets.flow_targets.FlowTargets.
-magnitude_percentile`); ``lerobot-train`` has no cache, so :func:`sample_flow_scale` computes the flows of
-a few episodes spread over the dataset, the same way the cache would, and measures those.
+The measurement is :func:`motionvla.flow.codec_scale` (the one every trainer uses); ``motionvla train`` feeds it
+its flow cache (:meth:`motionvla.datasets.flow_targets.FlowTargets.magnitudes`), and here
+:func:`sample_flow_scale` computes the flows of a few episodes spread over the dataset, the same way the cache
+would, and feeds it those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from motionvla.errors import UserError
-
-
-def magnitude_percentile(flows_and_masks: Iterable[tuple[np.ndarray, np.ndarray]], q: float) -> float | None:
-    """The ``q``-th percentile (0..100) of per-pixel flow magnitudes (pixels) over the valid flows.
-
-    Args:
-        flows_and_masks: pairs of flows float ``(T, K, 2, h, w)`` and mask bool ``(T, K)``.
-
-    Returns:
-        The percentile, or None when no flow is valid.
-    """
-    chunks = [np.linalg.norm(flows[mask], axis=1).ravel() for flows, mask in flows_and_masks if mask.any()]
-    if not chunks:
-        return None
-    return float(np.percentile(np.concatenate(chunks), q))
+from motionvla.flow import codec_scale, flow_magnitudes
+from motionvla.flow.scale import round_scale
 
 
 def spread_episodes(total: int, count: int) -> list[int]:
@@ -64,11 +50,8 @@ def sample_flow_scale(repo_id: str, root: Any, camera_key: str, cfg: Any, q: flo
         dataset = LeRobotDataset(repo_id, root=root, episodes=[episode], video_backend=video_backend)
         frames = np.stack([to_uint8_hwc(dataset[i][camera_key]) for i in range(len(dataset))])
         results.append(future_flows(frames, estimator, cfg))
-    scale = magnitude_percentile(results, q)
-    if scale is None or scale < 1e-3:
-        raise UserError(f"the flows of {camera_key} in {repo_id} are ~0 (percentile {q}: {scale}): nothing moves; "
-                        "set --policy.flow_max_magnitude or --policy.motion_weight=0")
-    return scale
+    return codec_scale((flow_magnitudes(flows, mask) for flows, mask in results), q, f"{camera_key} of {repo_id}",
+                       "--policy.flow_max_magnitude")
 
 
 # Episodes whose flows set a policy's codec scale under lerobot-train: enough for a stable 99.5th percentile of
@@ -86,16 +69,13 @@ def measure_config_flow_scale(config: Any, dataset_meta: Any, camera: str, polic
     """
     import logging
 
-    from motionvla.datasets.features import IMAGE_KEY_PREFIX
     from motionvla.datasets.flow_targets import FlowTargetConfig
 
     source = str(getattr(dataset_meta, "repo_id", "?"))
-    flow = FlowTargetConfig(camera=camera.removeprefix(IMAGE_KEY_PREFIX), num_flows=config.motion_frames,
-                            stride=config.flow_stride, height=config.motion_resolution,
-                            width=config.motion_resolution, method=config.flow_method)
+    flow = FlowTargetConfig.for_motion_head(config, camera)
     scale = sample_flow_scale(source, dataset_meta.root, camera, flow, config.flow_scale_percentile,
                               max_episodes=SCALE_EPISODES, total_episodes=dataset_meta.total_episodes)
-    config.flow_max_magnitude = float(f"{scale:.3g}")
+    config.flow_max_magnitude = round_scale(scale)
     logging.info(f"{policy_name}: motion codec scale flow_max_magnitude={config.flow_max_magnitude} px "
                  f"({config.flow_scale_percentile}th percentile of {camera}'s flows)")
     return config.flow_max_magnitude

@@ -26,16 +26,16 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from motionvla.datasets.flow_scale import magnitude_percentile
 from motionvla.datasets.reading import episode_frames, episode_records
 from motionvla.errors import UserError
-from motionvla.flow import FlowEstimator, resize_flow  # noqa: F401 -- resize_flow re-exported for callers
+from motionvla.flow import FlowEstimator, flow_magnitudes, resize_flow  # noqa: F401 -- resize_flow re-exported
 from motionvla.utils.atomic import atomic_write_bytes, atomic_write_json
 
 CACHE_DIRNAME = "motionvla_flow_cache"
@@ -43,6 +43,8 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 MOTION_KEY = "motion"
 MOTION_MASK_KEY = "motion_mask"
+# The observed flow (frame t - stride -> t), (1, 2, h, w) pixels, for a motion head that reads it.
+MOTION_PAST_KEY = "motion_past"
 
 
 @dataclass
@@ -67,6 +69,15 @@ class FlowTargetConfig:
         for name in ("num_flows", "stride", "height", "width"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"flow target {name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def for_motion_head(cls, config: Any, camera_key: str) -> FlowTargetConfig:
+        """The targets a motion head learns: K, stride, resolution and method from its config (the fields of
+        ``motionvla.policy.motion_head.MotionHeadConfig``), the flow of ``camera_key`` (the dataset's key,
+        ``observation.images.<cam>``). The one place a policy's motion options become flow targets."""
+        return cls(camera=camera_key.removeprefix("observation.images."), num_flows=config.motion_frames,
+                   stride=config.flow_stride, height=config.motion_resolution, width=config.motion_resolution,
+                   method=config.flow_method)
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the cache's content (everything but where it lives)."""
@@ -339,14 +350,24 @@ class FlowTargets:
         mask = np.asarray(handle.get_slice("mask")[row : row + 1]).astype(bool)[0]
         return flows, mask
 
-    def magnitude_percentile(self, q: float, max_episodes: int = 64) -> float:
-        """The ``q``-th percentile (0..100) of per-pixel flow magnitudes (pixels) over the valid flows of
-        up to ``max_episodes`` episodes spread evenly over the cache (deterministic: no random sampling)."""
+    def magnitudes(self, max_episodes: int = 64) -> Iterator[np.ndarray]:
+        """Per-pixel flow magnitudes (pixels, flattened) of the valid flows of up to ``max_episodes`` episodes spread
+        evenly over the cache (deterministic: no random sampling), one array per episode; what
+        :func:`motionvla.flow.codec_scale` measures the codec's scale from."""
         step = max(1, len(self.episodes) // max_episodes)
-        scale = magnitude_percentile((self.episode(ep["episode_index"]) for ep in self.episodes[::step]), q)
-        if scale is None:
-            raise UserError(f"flow cache {self.cache_dir} has no valid flows (every episode shorter than its horizon)")
-        return scale
+        for ep in self.episodes[::step]:
+            flows, mask = self.episode(ep["episode_index"])
+            yield flow_magnitudes(flows, mask)
+
+    def past(self, index: int, stride: int) -> np.ndarray:
+        """The observed flow of global frame ``index``: the first future flow of frame ``index - stride`` (which
+        runs from ``index - stride`` to ``index`` when the cache's stride is ``stride``), float32 ``(1, 2, h, w)``;
+        zeros when that frame lies before the episode's start (the arm is at rest there)."""
+        ep = self._episode_of(int(index))
+        if int(index) - stride < ep["start"]:
+            return np.zeros((1, 2, self.height, self.width), dtype=np.float32)
+        flows, _ = self.get(int(index) - stride)
+        return flows[:1]
 
     def episode(self, episode_index: int) -> tuple[np.ndarray, np.ndarray]:
         """All of one episode: float32 ``(T, K, 2, h, w)`` and bool ``(T, K)``."""
@@ -359,10 +380,12 @@ class FlowTargets:
 
 class WithFlowTargets(torch.utils.data.Dataset):
     """Wraps a LeRobotDataset: each item gains ``motion`` float32 ``(K, 2, h, w)`` and ``motion_mask``
-    bool ``(K,)`` for its frame (looked up by the item's ``index`` field)."""
+    bool ``(K,)`` for its frame (looked up by the item's ``index`` field), and with ``past_stride > 0`` also
+    ``motion_past`` ``(1, 2, h, w)``, the observed flow (:meth:`FlowTargets.past`)."""
 
-    def __init__(self, dataset: Any, targets: FlowTargets | str | Path) -> None:
+    def __init__(self, dataset: Any, targets: FlowTargets | str | Path, past_stride: int = 0) -> None:
         self.dataset = dataset
+        self.past_stride = int(past_stride)
         self.targets = targets if isinstance(targets, FlowTargets) else FlowTargets(targets)
         expected = self.targets.dataset_fingerprint
         actual = dataset_fingerprint(dataset)
@@ -379,6 +402,8 @@ class WithFlowTargets(torch.utils.data.Dataset):
         flows, mask = self.targets.get(int(item["index"]))
         item[MOTION_KEY] = torch.from_numpy(flows)
         item[MOTION_MASK_KEY] = torch.from_numpy(mask)
+        if self.past_stride:
+            item[MOTION_PAST_KEY] = torch.from_numpy(self.targets.past(int(item["index"]), self.past_stride))
         return item
 
     def __getattr__(self, name: str) -> Any:  # meta, fps, features, ... of the wrapped dataset

@@ -4,6 +4,7 @@
 - :mod:`~motionvla.flow.estimation`: flow between frames with OpenCV DIS / Farneback or torchvision RAFT.
 - :mod:`~motionvla.flow.relative`: camera-motion removal (homography + RANSAC).
 - :mod:`~motionvla.flow.metrics`: end-point and angular error.
+- :mod:`~motionvla.flow.scale`: the motion-image codec's scale measured from flows (the one function for it).
 - :mod:`~motionvla.flow.resize`: flow resampled to another resolution, vectors rescaled.
 - :mod:`~motionvla.flow.visualize`: frame/motion-image strips and a colour-wheel legend.
 """
@@ -19,6 +20,7 @@ from motionvla.flow.errors import FlowConfigError
 from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
 from motionvla.flow.metrics import angular_error, angular_error_map, end_point_error
 from motionvla.flow.resize import resize_flow
+from motionvla.flow.scale import codec_scale, flow_magnitudes
 from motionvla.flow.relative import (
     CameraFit,
     fit_camera_motion,
@@ -36,10 +38,12 @@ __all__ = [
     "FlowEstimator",
     "angular_error",
     "angular_error_map",
+    "codec_scale",
     "color_wheel",
     "end_point_error",
     "estimate_flow",
     "fit_camera_motion",
+    "flow_magnitudes",
     "flow_to_motion_image",
     "flow_to_motion_image_float",
     "homography_flow",

@@ -43,22 +43,39 @@ def noisy_sample(x0: Tensor, noise: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return tt * noise + (1 - tt) * x0, noise - x0
 
 
+PREDICTIONS = ("velocity", "sample")
+
+
 def flow_matching_loss(velocity_fn: VelocityFn, x0: Tensor, valid: Tensor | None = None,
-                       one_step_fraction: float = 0.0) -> Tensor:
+                       one_step_fraction: float = 0.0, prediction: str = "velocity") -> Tensor:
     """MSE between ``velocity_fn(x_t, t)`` and ``noise − x0`` at random ``t``; a scalar tensor.
 
     ``valid``: optional bool/0-1 mask broadcastable to ``x0`` (e.g. ``(B, chunk, 1)`` for padded action
     steps); the loss is the mean over valid elements only (0 if none is valid). ``one_step_fraction``: as
-    in :func:`sample_time`.
+    in :func:`sample_time`. ``prediction="sample"``: the function predicts ``x0`` itself and the MSE is taken
+    against ``x0`` (the velocity loss weighted by t², see :func:`velocity_from_sample`).
     """
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
     noise = torch.randn_like(x0)
     t = sample_time(x0.shape[0], x0.device, one_step_fraction)
     x_t, target = noisy_sample(x0, noise, t)
+    if prediction == "sample":
+        target = x0
     if valid is None:
         return F.mse_loss(velocity_fn(x_t, t), target)
     weight = valid.to(x0.dtype).expand_as(x0)
     squared = (velocity_fn(x_t, t) - target).pow(2) * weight
     return squared.sum() / weight.sum().clamp_min(1.0)
+
+
+def velocity_from_sample(x_t: Tensor, x0_hat: Tensor, t: Tensor, min_t: float = 1e-3) -> Tensor:
+    """The velocity a predicted clean sample implies: from ``x_t = t·noise + (1 − t)·x0``, ``v = noise − x0 =
+    (x_t − x0) / t`` (``t`` (B,) clamped at ``min_t``). A model that predicts ``x0`` need not carry the noise through
+    its layers to predict ``v``: a small one that cannot copy its input exactly otherwise turns that failure into
+    speckle in every sample."""
+    tt = t.clamp_min(min_t).view(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
+    return (x_t - x0_hat) / tt
 
 
 def euler_scheduler(num_steps: int, device: torch.device | str = "cpu") -> FlowMatchEulerDiscreteScheduler:

@@ -17,7 +17,7 @@ from diffusers import PixArtTransformer2DModel
 from torch import Tensor, nn
 
 from motionvla.flow import flow_to_motion_image_float
-from motionvla.flow_forecast.flow_matching import euler_sample, flow_matching_loss
+from motionvla.flow_forecast.flow_matching import PREDICTIONS, euler_sample, flow_matching_loss, velocity_from_sample
 
 
 def motion_targets(flow: Tensor, resolution: int, max_magnitude: float) -> Tensor:
@@ -58,24 +58,6 @@ def image_condition(images: Tensor, resolution: int) -> Tensor:
     return x * 2 - 1
 
 
-def check_motion_head_options(*, frames: int, resolution: int, patch_size: int, heads: int, head_dim: int,
-                              flow_stride: int, flow_max_magnitude: float, flow_scale_percentile: float) -> None:
-    """The checks a policy config's motion-head options (``motion_*``, ``flow_*``) share, before any model is
-    built: each raises ``ValueError`` naming the option and what it must be."""
-    if frames < 1 or flow_stride < 1:
-        raise ValueError(f"motion_frames and flow_stride must be >= 1, got {frames} and {flow_stride}")
-    if flow_max_magnitude < 0 or not 0 < flow_scale_percentile <= 100:
-        raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from the dataset) and 0 < flow_scale_percentile"
-                         f" <= 100, got {flow_max_magnitude} and {flow_scale_percentile}")
-    if resolution % patch_size:
-        raise ValueError(f"motion_resolution ({resolution}) must be a multiple of motion_patch_size ({patch_size})")
-    patch_values, width = patch_size**2 * 3 * frames, heads * head_dim
-    if patch_values > width:
-        raise ValueError(f"a {patch_size}x{patch_size} motion patch of {frames} motion images holds {patch_values} "
-                         f"values but the motion DiT is only {width} wide (motion_heads x motion_head_dim): use a "
-                         f"smaller motion_patch_size or a wider DiT")
-
-
 class MotionDiT(nn.Module):
     """PixArt-style DiT velocity model over stacked motion images, cross-attending to context features.
 
@@ -85,6 +67,8 @@ class MotionDiT(nn.Module):
         condition_channels: channels of an optional image condition ``(B, C, r, r)`` (e.g. 3 for the
             current frame, see :func:`image_condition`) concatenated to ``x_t``; 0 = none.
         data_channels: channels of the generated data; ``None`` = ``3·num_frames`` (the pixel codec).
+        prediction: what the transformer outputs: ``"velocity"`` (``noise − x0``, the flow-matching default) or
+            ``"sample"`` (``x0``; :meth:`forward` still returns the implied velocity, so samplers are unchanged).
 
     The PixArt transformer has ``in_channels = data_channels + condition_channels`` and
     ``out_channels = data_channels``.
@@ -92,8 +76,11 @@ class MotionDiT(nn.Module):
 
     def __init__(self, num_frames: int, resolution: int, context_dim: int, patch_size: int = 4,
                  num_layers: int = 2, num_heads: int = 2, head_dim: int = 32, condition_channels: int = 0,
-                 data_channels: int | None = None) -> None:
+                 data_channels: int | None = None, prediction: str = "velocity") -> None:
         super().__init__()
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+        self.prediction = prediction
         if condition_channels < 0:
             raise ValueError(f"condition_channels must be >= 0, got {condition_channels}")
         if resolution % patch_size:
@@ -105,6 +92,8 @@ class MotionDiT(nn.Module):
         self._config = dict(num_frames=num_frames, resolution=resolution, context_dim=context_dim,
                             patch_size=patch_size, num_layers=num_layers, num_heads=num_heads, head_dim=head_dim,
                             condition_channels=condition_channels, data_channels=self.data_channels)
+        if prediction != "velocity":  # only when used, so saved dit_configs of velocity models read the same
+            self._config["prediction"] = prediction
         self.dit = PixArtTransformer2DModel(
             num_attention_heads=num_heads,
             attention_head_dim=head_dim,
@@ -144,14 +133,17 @@ class MotionDiT(nn.Module):
         return torch.cat([x_t, condition.to(x_t.dtype)], dim=1)
 
     def forward(self, x_t: Tensor, t: Tensor, context: Tensor, context_mask: Tensor,
-                condition: Tensor | None = None) -> Tensor:
-        """Velocity ``(B, data_channels, r, r)`` for noisy data ``x_t`` (same shape) at times ``t (B,)`` in [0, 1].
+                condition: Tensor | None = None, raw: bool = False) -> Tensor:
+        """Velocity ``(B, data_channels, r, r)`` for noisy data ``x_t`` (same shape) at times ``t (B,)`` in [0, 1]; with
+        ``raw=True`` the transformer's own output (a velocity or a clean sample, by ``prediction``), what the loss
+        compares with its target. A sample prediction is turned into the velocity it implies, so samplers are
+        unchanged.
 
         ``context (B, L, D)``, ``context_mask (B, L)`` bool (True = valid); ``condition``
         ``(B, condition_channels, r, r)``, required iff ``condition_channels > 0``. The DiT's timestep
         embedding expects the 0..1000 range (diffusers' timesteps), so t is scaled by 1000.
         """
-        return self.dit(
+        out = self.dit(
             self._with_condition(x_t, condition),
             encoder_hidden_states=context,
             timestep=t * 1000.0,
@@ -159,7 +151,9 @@ class MotionDiT(nn.Module):
             encoder_attention_mask=context_mask.long(),
             return_dict=False,
         )[0]
-
+        if raw or self.prediction == "velocity":
+            return out
+        return velocity_from_sample(x_t, out, t)
     def loss(self, target_images: Tensor, context: Tensor, context_mask: Tensor, frame_valid: Tensor | None = None,
              condition: Tensor | None = None) -> Tensor:
         """Flow-matching MSE on ``target_images (B, data_channels, r, r)`` in [0, 1] (modelled in [-1, 1]); a scalar.
@@ -186,8 +180,8 @@ class MotionDiT(nn.Module):
             valid = frame_valid.bool().repeat_interleave(per_frame, dim=1)[:, :, None, None]  # (B, C, 1, 1)
         if weight is not None:
             valid = weight if valid is None else weight * valid
-        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask, condition), x0, valid,
-                                  one_step_fraction)
+        return flow_matching_loss(lambda x, t: self(x, t, context, context_mask, condition, raw=True), x0, valid,
+                                  one_step_fraction, self.prediction)
 
     @torch.no_grad()
     def sample(self, context: Tensor, context_mask: Tensor, num_steps: int = 10,

@@ -7,11 +7,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from motionvla.errors import UserError
+from motionvla.flow import codec_scale
 from motionvla.flow_forecast.modeling import FlowForecaster
 
 
@@ -61,10 +61,7 @@ def measure_flow_scale(dataset: Dataset, resolution: int, percentile: float = 99
     for i in range(0, len(dataset), step):
         flow = dataset[i]["flow"].float()
         mags.append((flow.norm(dim=1) * (resolution / flow.shape[-1])).flatten().numpy())
-    value = float(np.percentile(np.concatenate(mags), percentile))
-    if not value > 0:
-        raise UserError(f"the training flows are all zero at the {percentile}th percentile: nothing moves in the data")
-    return value
+    return codec_scale(mags, percentile, "the training flows", "--model.flow_max_magnitude")
 
 
 def check_compatible(model: FlowForecaster, sample: dict) -> None:

@@ -8,7 +8,6 @@
   :mod:`motionvla.flow_forecast.flow_matching`, the one flow-matching schedule.
 - :mod:`~motionvla.policy.modeling_motionvla`: ``MotionVLAPolicy``.
 - :mod:`~motionvla.policy.processor_motionvla`: lerobot pre/post-processors (normalization statistics).
-- :mod:`~motionvla.policy.training`: dataset checks, flow targets and processors for ``motionvla train``.
 - :mod:`~motionvla.policy.pi05_motion`: lerobot's π0.5 + this motion head (lerobot type ``pi05_motion``).
 """
 

@@ -56,6 +56,15 @@ class TinyVLMBackbone(nn.Module):
     def hidden_size(self) -> int:
         return self.lm.config.hidden_size
 
+    def image_grid(self, hidden: Tensor, camera_index: int) -> Tensor:
+        """The output hidden states of camera ``camera_index``'s grid tokens laid out on their grid:
+        ``hidden (B, L, D)`` (this backbone's layout, see the class docstring) → ``(B, D, grid, grid)``."""
+        grid = self.vision.pos.shape[1] - self.vision.keypoint_tokens
+        side = int(round(grid ** 0.5))
+        start = self.max_text_tokens + camera_index * (grid + self.vision.keypoint_tokens)
+        tokens = hidden[:, start : start + grid]  # (B, g², D), row-major as the encoder flattened them
+        return tokens.transpose(1, 2).reshape(hidden.shape[0], hidden.shape[2], side, side)
+
     def encode(self, images: list[Tensor], tasks: list[str], state: Tensor) -> tuple[Tensor, Tensor]:
         """Tokenize ``tasks`` (B strings) and run :meth:`forward`; the interface every backbone shares."""
         tok = self.tokenizer(list(tasks), padding="max_length", max_length=self.max_text_tokens, truncation=True,

@@ -14,8 +14,8 @@ from lerobot.optim import AdamWConfig
 
 from motionvla.datasets.features import IMAGE_KEY_PREFIX as IMAGE_PREFIX
 from motionvla.datasets.features import STATE_KEY
-from motionvla.flow_forecast.motion_dit import check_motion_head_options
 from motionvla.moe import DISPATCHERS
+from motionvla.policy.motion_head.config import MotionHeadConfig
 
 TINY_BACKBONE = "tiny"
 
@@ -40,7 +40,7 @@ class MoEConfig:
 
 @PreTrainedConfig.register_subclass("motionvla")
 @dataclass
-class MotionVLAConfig(PreTrainedConfig):
+class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
     """Configuration of :class:`~motionvla.policy.modeling_motionvla.MotionVLAPolicy`.
 
     Shapes: images ``(B, 3, image_size, image_size)`` per key in ``image_keys``; state ``(B, state_dim)``;
@@ -65,34 +65,8 @@ class MotionVLAConfig(PreTrainedConfig):
     # 0 integrates from its centre, which gives the steadiest actions for a small, briefly trained model.
     inference_noise_scale: float = 1.0
 
-    # Motion head (auxiliary, training only).
-    motion_frames: int = 4
-    motion_resolution: int = 16
-    # The motion-image codec's scale M (pixels at motion_resolution; |flow| >= M is fully saturated).
-    # 0 = measure it: `motionvla train` sets M to the flow_scale_percentile-th percentile of the training
-    # flows' magnitudes, so that moving parts use the codec's range whatever the camera and frame rate
-    # (a fixed M of a few pixels leaves a slow tabletop's motion images almost white).
-    flow_max_magnitude: float = 0.0
-    flow_scale_percentile: float = 99.5
-    # How the future-flow targets are made from the dataset's frames: flow i of frame t runs from frame
-    # t + i*flow_stride to t + (i+1)*flow_stride, estimated with motionvla.flow's `flow_method` on the
-    # first camera. `motionvla train` takes them from --flow.stride / --flow.method and records them here;
-    # under `lerobot-train` they set observation_delta_indices and the pre-processor's flow-target step.
-    flow_stride: int = 2
-    flow_method: str = "dis"
-    motion_weight: float = 1.0
-    # The tiny DiT: 2x2 patches of 3K channels (48 values) inside a 64-wide transformer. A patch must not
-    # hold more values than the DiT is wide, or the noise it has to carry through cannot fit (checked).
-    motion_patch_size: int = 2
-    motion_layers: int = 1
-    motion_heads: int = 2
-    motion_head_dim: int = 32
-    # Frames of the first camera given to the motion DiT as a condition (channels under x_t); a head
-    # started from a forecaster uses the forecaster's frames_in (the current frame, repeated).
-    motion_condition_frames: int = 0
-    # Start the motion head from a trained flow forecaster (a `motionvla forecast train` run or saved
-    # forecaster): its DiT's weights, and the shapes they imply (K, resolution, patch, layers, width).
-    motion_head_from: str = ""
+    # The motion head (auxiliary, training only): the fields of MotionHeadConfig, at its defaults (the tiny DiT:
+    # 2x2 patches of 3K channels, 48 values, inside a 64-wide transformer, over 16x16 motion images).
 
     # Backbone: "tiny" (built in-process from config) or a hub id such as "Qwen/Qwen2.5-VL-3B-Instruct".
     backbone: str = TINY_BACKBONE
@@ -126,19 +100,13 @@ class MotionVLAConfig(PreTrainedConfig):
         super().__post_init__()
         if self.n_action_steps > self.chunk_size:
             raise ValueError(f"n_action_steps ({self.n_action_steps}) must be <= chunk_size ({self.chunk_size})")
-        if self.motion_weight < 0:
-            raise ValueError(f"motion_weight must be >= 0 (0 = action-only baseline), got {self.motion_weight}")
         if self.moe.dispatcher not in DISPATCHERS:
             raise ValueError(f"moe.dispatcher must be one of {sorted(DISPATCHERS)}, got {self.moe.dispatcher!r}")
         if self.moe.num_experts < 0 or (self.moe.num_experts > 0 and not 1 <= self.moe.top_k <= self.moe.num_experts):
             raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
         if self.tokenizer not in ("word", "char"):
             raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
-        check_motion_head_options(frames=self.motion_frames, resolution=self.motion_resolution,
-                                  patch_size=self.motion_patch_size, heads=self.motion_heads,
-                                  head_dim=self.motion_head_dim, flow_stride=self.flow_stride,
-                                  flow_max_magnitude=self.flow_max_magnitude,
-                                  flow_scale_percentile=self.flow_scale_percentile)
+        self.validate_motion_head()
         self.validate_features()
 
     def sync_with_features(self) -> None:
@@ -166,13 +134,14 @@ class MotionVLAConfig(PreTrainedConfig):
 
     @property
     def observation_delta_indices(self) -> list[int] | None:
-        """Frames lerobot's dataset loads per observation key: with a motion head, the current frame and
-        the K future frames the flow targets need (0, s, ..., K*s); the pre-processor's flow-target step
-        turns them into ``motion`` and keeps frame 0 as the observation. ``motionvla train`` ignores this
-        (it reads flows from its cache), and acting never loads a dataset."""
-        if self.motion_weight <= 0:
-            return None
-        return [i * self.flow_stride for i in range(self.motion_frames + 1)]
+        """Frames lerobot's dataset loads per observation key (:meth:`MotionHeadConfig.motion_delta_indices`);
+        the pre-processor's flow-target step turns them into ``motion`` and keeps frame 0 as the observation.
+        ``motionvla train`` ignores this (it reads flows from its cache), and acting never loads a dataset."""
+        return self.motion_delta_indices()
+
+    def flow_camera(self) -> str:
+        """The image key the motion head's flow comes from (``motion_camera`` or the first camera)."""
+        return self.flow_camera_among(list(self.image_keys))
 
     @property
     def action_delta_indices(self) -> list[int]:

@@ -27,7 +27,7 @@ from lerobot.configs import PipelineFeatureType, PolicyFeature
 from lerobot.processor import EnvTransition, ProcessorStep, ProcessorStepRegistry, TransitionKey
 from torch import Tensor
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
+from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.flow import FlowEstimator, resize_flow
 
 STEP_NAME = "motionvla_flow_targets"
@@ -62,6 +62,9 @@ class FlowTargetsStep(ProcessorStep):
     height: int = 16
     width: int = 16
     method: str = "dis"
+    # The observations also hold frame t - s first (observation_delta_indices starts at -s): the flow from it to
+    # frame t becomes ``motion_past (B, 1, 2, h, w)`` (zero where lerobot padded it: before the episode's start).
+    past_flow: bool = False
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -71,22 +74,26 @@ class FlowTargetsStep(ProcessorStep):
         if not isinstance(frames, Tensor) or frames.dim() != 5:
             return transition  # one frame per camera: acting, or cached flows (motionvla train)
         b, t = frames.shape[:2]
-        if t != self.num_flows + 1:
+        past = 1 if self.past_flow else 0
+        if t != self.num_flows + 1 + past:
             raise ValueError(
-                f"{self.camera} holds {t} frames per sample but {self.num_flows} future flows need "
-                f"{self.num_flows + 1}: the dataset's delta_timestamps do not match the policy's observation_delta_indices"
+                f"{self.camera} holds {t} frames per sample but {self.num_flows} future flows"
+                f"{' and the observed one' if past else ''} need {self.num_flows + 1 + past}: the dataset's "
+                "delta_timestamps do not match the policy's observation_delta_indices"
             )
         complementary = dict(transition.get(TransitionKey.COMPLEMENTARY_DATA) or {})
         pad = self._padding(complementary, b, t)
         flows = torch.from_numpy(self.flows(frames))
         valid = ~(pad[:, :-1] | pad[:, 1:])  # flow i needs frames i and i + 1 inside the episode
         flows[~valid] = 0.0  # as in the flow cache: flows past the episode's end are zero and masked
-        complementary[MOTION_KEY] = flows
-        complementary[MOTION_MASK_KEY] = valid
+        complementary[MOTION_KEY] = flows[:, past:]
+        complementary[MOTION_MASK_KEY] = valid[:, past:]
+        if past:
+            complementary[MOTION_PAST_KEY] = flows[:, :1]
         # lerobot applies observation_delta_indices to every observation.* key, so when the camera has a
-        # time axis they all do; frame 0 is the current one. Padding flags stay as they are.
+        # time axis they all do; frame `past` is the current one. Padding flags stay as they are.
         current = {
-            key: value[:, 0] if isinstance(value, Tensor) and PAD_SUFFIX not in key and value.dim() >= 2 else value
+            key: value[:, past] if isinstance(value, Tensor) and PAD_SUFFIX not in key and value.dim() >= 2 else value
             for key, value in observation.items()
         }
         out = dict(transition)
@@ -136,8 +143,11 @@ class FlowTargetsStep(ProcessorStep):
         self.__dict__.update(state, _local=threading.local(), _pool=None)
 
     def get_config(self) -> dict[str, Any]:
-        return {"camera": self.camera, "num_flows": self.num_flows, "height": self.height, "width": self.width,
-                "method": self.method}
+        config = {"camera": self.camera, "num_flows": self.num_flows, "height": self.height, "width": self.width,
+                  "method": self.method}
+        if self.past_flow:  # written only when used, so pre-processors saved before the option read the same
+            config["past_flow"] = True
+        return config
 
     def transform_features(
         self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]

@@ -51,7 +51,7 @@ def adapt_to_dataset(config: MotionVLAConfig, dataset_meta: Any) -> None:
         return
     from motionvla.datasets.flow_scale import measure_config_flow_scale
 
-    camera = config.image_keys[0]
+    camera = config.flow_camera()
     if camera not in names:  # the policy's camera has another name in the dataset (a rename map)
         raise UserError(f"cannot measure the flow scale: dataset {source} has no {camera}; "
                         f"set --policy.flow_max_magnitude (pixels at motion_resolution)")

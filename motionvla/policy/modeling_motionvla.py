@@ -23,11 +23,11 @@ from transformers import PretrainedConfig
 from motionvla.datasets.features import STATE_KEY
 from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
 from motionvla.errors import UserError
-from motionvla.flow_forecast.motion_dit import MotionDiT, image_condition, motion_targets
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.flow_step import STEP_NAME
+from motionvla.policy.motion_head import MotionHead
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -62,15 +62,9 @@ class MotionVLAPolicy(PreTrainedPolicy):
             config.action_dim, config.chunk_size, d, config.action_hidden_size, config.action_layers, config.action_heads
         )
         # The action-only baseline (motion_weight == 0) carries no motion head at all.
-        self.motion_head: MotionDiT | None = None
-        if config.motion_weight > 0:
-            # The forecaster's DiT, conditioned on the backbone's features (and, when motion_condition_frames
-            # > 0, on the first camera's frame under x_t, as a forecaster-initialised head expects).
-            self.motion_head = MotionDiT(
-                config.motion_frames, config.motion_resolution, d, patch_size=config.motion_patch_size,
-                num_layers=config.motion_layers, num_heads=config.motion_heads, head_dim=config.motion_head_dim,
-                condition_channels=3 * config.motion_condition_frames,
-            )
+        self.motion_head: MotionHead | None = None
+        if config.has_motion_head:
+            self.motion_head = MotionHead(config, d, config.flow_camera())
         self._action_queue: deque[Tensor] = deque(maxlen=config.n_action_steps)
 
     # ------------------------------------------------------------------------------------------
@@ -101,15 +95,6 @@ class MotionVLAPolicy(PreTrainedPolicy):
             tasks = [tasks] * state.shape[0]
         return self.backbone.encode(images, list(tasks), state)
 
-    def _motion_condition(self, batch: dict) -> Tensor | None:
-        """The first camera's current frame at the motion resolution, once per conditioning frame (the policy
-        sees one frame per camera; a forecaster-initialised head was trained on frames_in frames)."""
-        frames = self.config.motion_condition_frames
-        if frames == 0:
-            return None
-        image = batch[self.config.image_keys[0]].to(self.device, torch.float32)
-        return image_condition(image, self.config.motion_resolution).repeat(1, frames, 1, 1)
-
     def forward(self, batch: dict) -> tuple[Tensor, dict]:
         """Training loss ``action_loss + motion_weight · motion_loss`` (scalar) and logged values.
 
@@ -132,16 +117,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
         loss = action_loss
         motion_loss = torch.zeros((), device=features.device)
         if self.config.motion_weight > 0 and self.motion_head is not None:
-            if self.config.flow_max_magnitude <= 0:
-                raise ValueError("config.flow_max_magnitude is 0 (measure from data): set it, or train with "
-                                 "`motionvla train` or `lerobot-train`, which measure it from the dataset's flows")
-            targets = motion_targets(
-                batch[MOTION_KEY].to(features.device), self.config.motion_resolution, self.config.flow_max_magnitude
-            )
-            frame_valid = batch.get(MOTION_MASK_KEY)
-            if frame_valid is not None:
-                frame_valid = frame_valid.to(features.device)
-            motion_loss = self.motion_head.loss(targets, features, mask, frame_valid, self._motion_condition(batch))
+            motion_loss = self.motion_head.batch_loss(features, mask, batch, self._feature_map(features))
             loss = loss + self.config.motion_weight * motion_loss
         info = {"action_loss": action_loss.item(), "motion_loss": motion_loss.item(), "loss": loss.item()}
         return loss, info
@@ -161,16 +137,24 @@ class MotionVLAPolicy(PreTrainedPolicy):
         return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps)
 
     @torch.no_grad()
-    def predict_motion(self, batch: dict, num_steps: int = 10, generator: torch.Generator | None = None) -> Tensor:
-        """The motion head's forecast for inspection (reports, the forecaster): motion images
-        ``(B, K, 3, r, r)`` in [0, 1]. Acting never calls this. Raises if the policy has no motion head."""
+    def predict_motion(self, batch: dict, num_steps: int | None = None,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """The motion head's forecast for inspection (reports): motion images ``(B, K, 3, r, r)`` in [0, 1]
+        (``num_steps`` Euler steps, default ``config.motion_sample_steps``). Acting never calls this. Raises if
+        the policy has no motion head."""
         if self.motion_head is None:
             raise ValueError("this policy was trained action-only (motion_weight=0): it has no motion head")
         features, mask = self.encode(batch)
-        images = self.motion_head.sample(features, mask, num_steps, generator=generator,
-                                         condition=self._motion_condition(batch))
-        b, _, r, _ = images.shape
-        return images.reshape(b, self.config.motion_frames, 3, r, r)
+        return self.motion_head.batch_sample(features, mask, batch, num_steps, generator, self._feature_map(features))
+
+    def _feature_map(self, features: Tensor) -> Tensor | None:
+        """The motion camera's image tokens on their grid ``(B, D, g, g)``, when the motion head reads them."""
+        if not self.config.motion_feature_channels:
+            return None
+        if not hasattr(self.backbone, "image_grid"):
+            raise ValueError(f"motion_feature_channels needs a backbone that exposes its image-token grid (the tiny "
+                             f"one); {self.config.backbone} does not: set motion_feature_channels=0")
+        return self.backbone.image_grid(features, self.config.image_keys.index(self.config.flow_camera()))
 
     @torch.no_grad()
     def select_action(self, batch: dict, **kwargs) -> Tensor:

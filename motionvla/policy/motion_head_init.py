@@ -1,8 +1,13 @@
 """Start the policy's motion head from a trained flow forecaster (``--policy.motion_head_from=RUN``).
 
 The forecaster's DiT *is* a motion head (:class:`~motionvla.flow_forecast.motion_dit.MotionDiT`): the policy
-takes its shapes (K, resolution, patch, layers, width, image condition) and its weights. The DiT cross-attends
-to hidden states of the forecaster's VLM width, so the policy's backbone must have that width.
+takes its shapes (K, resolution, patch, layers, width, image condition) and its weights, and its grounding maps
+when it has them. Its image condition maps onto what the policy has at training time: the forecaster's input
+frames become the motion camera's current frame (repeated), its observed flows the flow from frame t - s to t
+(repeated), its grounding maps are computed over those from the backbone's hidden states. The DiT cross-attends
+to hidden states of the forecaster's VLM width, so the policy's backbone must have that width. What the policy
+does not take: the forecaster's VLM encoder (the policy's own backbone supplies the hidden states) and its codec
+scale (the policy measures its own on its data).
 """
 
 from __future__ import annotations
@@ -34,14 +39,6 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
     if fc.codec != "pixel":
         raise UserError(f"--policy.motion_head_from={path}: a {fc.codec}-codec forecaster cannot seed the policy's "
                         "motion head (it generates motion images in pixel space)")
-    if fc.past_flows:
-        raise UserError(f"--policy.motion_head_from={path}: this forecaster is conditioned on the observed flow "
-                        "(model.past_flow_condition), the policy's motion head on camera frames only; seed it from a "
-                        "forecaster trained with --model.past_flow_condition=false")
-    if fc.grounding_maps:
-        raise UserError(f"--policy.motion_head_from={path}: this forecaster's DiT also reads {fc.grounding_maps} "
-                        "language-grounding maps (model.grounding_maps), which the policy's motion head does not "
-                        "compute; seed it from a forecaster trained with --model.grounding_maps=0")
     width = fc.hidden_size if fc.vlm == "tiny" else None
     if width is None or width != config.hidden_size or config.backbone != "tiny":
         raise UserError(f"--policy.motion_head_from={path}: the forecaster's DiT attends to {fc.vlm} features of width "
@@ -50,14 +47,23 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
     return dataclasses.replace(
         config, motion_frames=fc.num_frames, motion_resolution=fc.resolution, motion_patch_size=fc.patch_size,
         motion_layers=fc.dit_layers, motion_heads=fc.dit_heads, motion_head_dim=fc.dit_head_dim,
-        motion_condition_frames=fc.frames_in, motion_head_from=path)
+        motion_condition_frames=fc.frames_in, motion_past_flows=fc.past_flows, motion_grounding_maps=fc.grounding_maps,
+        motion_prediction="velocity", motion_head_from=path)
+
+
+NOT_TAKEN = ("the forecaster's VLM encoder (the policy's backbone supplies the hidden states) and its codec scale "
+             "(the policy measures its own)")
 
 
 def load_forecaster_dit(policy, path: str) -> int:
-    """Copies the forecaster's DiT weights into ``policy.motion_head``; returns how many tensors were copied."""
+    """Copies the forecaster's DiT (and grounding-map) weights into ``policy.motion_head``; returns how many
+    tensors were copied. Nothing else of the forecaster is taken (:data:`NOT_TAKEN`)."""
     if policy.motion_head is None:
         raise UserError("--policy.motion_head_from needs a motion head (motion_weight > 0)")
-    state = _forecaster(path).dit.state_dict()
+    forecaster = _forecaster(path)
+    state = dict(forecaster.dit.state_dict())
+    if forecaster.grounding is not None:
+        state.update({f"grounding.{k}": v for k, v in forecaster.grounding.state_dict().items()})
     own = policy.motion_head.state_dict()
     mismatched = [f"{k}: forecaster {tuple(v.shape)} vs policy {tuple(own[k].shape)}"
                   for k, v in state.items() if k in own and own[k].shape != v.shape]

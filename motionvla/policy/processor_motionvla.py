@@ -24,7 +24,7 @@ from lerobot.processor.converters import (
     transition_to_policy_action,
 )
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
+from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.flow_step import FlowTargetsStep
 
@@ -48,9 +48,9 @@ def make_motionvla_pre_post_processors(
     if config.motion_weight > 0:
         # Before the device step: flows are estimated on the CPU (OpenCV), and only the current frame
         # of each observation travels to the device.
-        steps.append(FlowTargetsStep(camera=config.image_keys[0], num_flows=config.motion_frames,
+        steps.append(FlowTargetsStep(camera=config.flow_camera(), num_flows=config.motion_frames,
                                      height=config.motion_resolution, width=config.motion_resolution,
-                                     method=config.flow_method))
+                                     method=config.flow_method, past_flow=config.motion_past_flows > 0))
     return make_policy_processor_pipelines(
         input_steps=[*steps, s.to_device, s.normalize], output_steps=[s.unnormalize, s.to_cpu]
     )
@@ -74,7 +74,7 @@ def load_processors(path: str | Path, device: str = "cpu") -> tuple[PolicyProces
 
 
 # Training targets the processor pipeline does not know about (it keeps only LeRobot's standard keys).
-PASSTHROUGH_KEYS = (MOTION_KEY, MOTION_MASK_KEY)
+PASSTHROUGH_KEYS = (MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY)
 
 
 def preprocess_training_batch(preprocessor: PolicyProcessorPipeline, batch: dict[str, Any]) -> dict[str, Any]:

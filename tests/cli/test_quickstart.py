@@ -10,7 +10,7 @@ def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_p
     out = tmp_path / "qs"
     argv = ["quickstart", f"--out={out}", "--demos.tasks=push_red_left,lift_red", "--demos.episodes_per_task=1",
             "--demos.image_size=32", "--demos.workers=1", "--train.steps=3", "--train.batch_size=4",
-            "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", *tiny_policy_args]
+            "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", "--heldout_episodes_per_task=1", *tiny_policy_args]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     report = out / "report"
@@ -41,6 +41,11 @@ def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_p
     assert "quickstart took" in (report / "summary.txt").read_text()
     forecast = json.loads((report / "motion_forecast.json").read_text())
     assert forecast["frames"] > 0 and forecast["scale_px"] > 0 and forecast["epe_zero"] >= 0
-    assert "end-point error on moving pixels" in index and "nothing moves" in printed
+    # Measured on the held-out demos (their own folder, other env seeds), against both baselines.
+    held = json.loads((out / "heldout" / "meta" / "motionvla_recording.json").read_text())
+    seeds = lambda s: {e["seed"] for t in s["tasks"].values() for e in t["episodes"]}  # noqa: E731
+    assert seeds(held) and not seeds(held) & seeds(summary)
+    assert {"epe_last", "epe_last_moving", "epe_moving", "epe_zero_moving"} <= set(forecast)
+    assert "held-out" in index and "last flow" in index and "nothing moves" in printed
     trained = json.loads((out / "train" / "pretrained_model" / "config.json").read_text())
     assert trained["flow_max_magnitude"] == forecast["scale_px"] > 0  # measured from the demos' flows

@@ -1,5 +1,5 @@
 """Language-grounding maps: shapes and range, that the caption changes them and they reach the DiT, a save/load
-round trip with them, and the policy's motion head refusing a forecaster that needs them."""
+round trip with them, and the policy's motion head taking them from a forecaster."""
 
 from __future__ import annotations
 
@@ -76,14 +76,39 @@ def test_save_load_round_trip_is_exact(tmp_path):
         torch.as_tensor(first), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(past_flow_condition=False), "grounding maps"),
-    (dict(grounding_maps=0), "observed flow"),
-])
-def test_policy_motion_head_refuses_what_it_cannot_compute(tmp_path, overrides, message):
+def test_policy_motion_head_takes_a_forecaster_with_observed_flow_and_grounding_maps(tmp_path):
+    """The policy's head, seeded from such a forecaster, computes exactly what the forecaster's DiT computes for
+    the same hidden states, current frame and observed flow: the same condition channels, the same velocity."""
+    from motionvla.datasets.flow_targets import MOTION_PAST_KEY
+    from motionvla.policy.configuration_motionvla import MotionVLAConfig
+    from motionvla.policy.modeling_motionvla import MotionVLAPolicy
+    from motionvla.policy.motion_head_init import adopt_forecaster_shapes, load_forecaster_dit
+
+    forecaster = model()
+    FlowForecastPipeline(forecaster).save_pretrained(tmp_path / "fc")
+    config = adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32, image_size=32, flow_max_magnitude=1.0,
+                                                     device="cpu"), str(tmp_path / "fc"))
+    assert (config.motion_condition_frames, config.motion_past_flows, config.motion_grounding_maps) == (2, 1, 3)
+    torch.manual_seed(1)
+    policy = MotionVLAPolicy(config).eval()
+    assert load_forecaster_dit(policy, str(tmp_path / "fc")) == len(policy.motion_head.state_dict())
+    g = torch.Generator().manual_seed(0)
+    frame, past = torch.rand(2, 3, 32, 32, generator=g), torch.randn(2, 1, 2, 32, 32, generator=g) * 0.5
+    context, mask = torch.randn(2, 7, 32, generator=g), torch.ones(2, 7, dtype=torch.bool)
+    batch = {config.image_keys[0]: frame, MOTION_PAST_KEY: past}
+    ours = policy.motion_head.condition(batch, context, mask)
+    theirs = forecaster._condition(torch.stack([frame, frame], dim=1), past, context, mask)
+    torch.testing.assert_close(ours, theirs)
+    x_t, t = torch.randn(2, 12, 16, 16, generator=g), torch.tensor([0.3, 1.0])
+    torch.testing.assert_close(policy.motion_head(x_t, t, context, mask, ours),
+                               forecaster.dit(x_t, t, context, mask, theirs))
+
+
+def test_policy_motion_head_refuses_a_latent_codec_forecaster(tmp_path):
     from motionvla.policy.configuration_motionvla import MotionVLAConfig
     from motionvla.policy.motion_head_init import adopt_forecaster_shapes
 
-    FlowForecastPipeline(model(**overrides)).save_pretrained(tmp_path / "fc")
-    with pytest.raises(UserError, match=message):
+    FlowForecastPipeline(model(codec="vae", past_flow_condition=False, grounding_maps=0, patch_size=1)
+                         ).save_pretrained(tmp_path / "fc")
+    with pytest.raises(UserError, match="vae-codec forecaster cannot seed"):
         adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32), str(tmp_path / "fc"))

@@ -82,10 +82,12 @@ def test_vae_codec_with_past_flow_trains_a_step():
     assert torch.isfinite(loss)
 
 
-def test_a_past_flow_forecaster_cannot_seed_the_policy_motion_head(tmp_path):
+def test_a_past_flow_forecaster_seeds_a_policy_head_that_reads_the_observed_flow(tmp_path):
     from motionvla.policy.configuration_motionvla import MotionVLAConfig
     from motionvla.policy.motion_head_init import adopt_forecaster_shapes
 
     FlowForecastPipeline(model()).save_pretrained(tmp_path / "fc")
-    with pytest.raises(UserError, match="past_flow_condition=false"):
-        adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32), str(tmp_path / "fc"))
+    config = adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32), str(tmp_path / "fc"))
+    assert config.motion_past_flows == model().cfg.past_flows == 1
+    # lerobot-train then loads frame t - s too, from which the pre-processor makes the observed flow.
+    assert config.observation_delta_indices[0] == -config.flow_stride

@@ -121,7 +121,7 @@ def test_default_cameras_are_all_of_the_datasets_front_first():
 
     from motionvla.policy import MotionVLAConfig
     from motionvla.errors import UserError
-    from motionvla.policy.training import configure_from_dataset
+    from motionvla.train.policy_data import configure_from_dataset
 
     image = {"dtype": "image", "shape": [32, 32, 3], "names": ["height", "width", "channels"]}
     features = {"observation.images.wrist": image, "observation.images.front": image,

@@ -46,7 +46,7 @@ def test_hub_repo_id_trains_on_lerobots_copy_with_flow_from_the_videos(libero, t
 
 
 def test_rename_map_maps_dataset_cameras_to_policy_keys(libero_variant, tmp_path, tiny_policy_args, monkeypatch, capsys):
-    import motionvla.policy.training as training
+    import motionvla.train.policy_data as training
 
     root = libero_variant(cameras=["agentview", "eye_in_hand"])
     out = tmp_path / "run"

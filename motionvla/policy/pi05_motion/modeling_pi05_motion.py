@@ -19,10 +19,10 @@ from lerobot.policies.pi05.modeling_pi05 import PI05Policy
 from lerobot.utils.constants import OBS_LANGUAGE_ATTENTION_MASK, OBS_LANGUAGE_TOKENS
 from torch import Tensor
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
+from motionvla.datasets.flow_targets import MOTION_KEY
 from motionvla.errors import UserError
-from motionvla.flow_forecast.motion_dit import MotionDiT, motion_targets
 from motionvla.policy.flow_step import STEP_NAME
+from motionvla.policy.motion_head import MotionHead
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
 from motionvla.policy.pi05_motion.prefix import PrefixCapture
 
@@ -73,14 +73,12 @@ class PI05MotionPolicy(PI05Policy):
                 from motionvla.policy.pi05_motion.flow_scale import measure_flow_scale
 
                 measure_flow_scale(config, dataset_meta)
-            self.model.motion_head = MotionDiT(
-                config.motion_frames, config.motion_resolution, paligemma.config.text_config.hidden_size,
-                patch_size=config.motion_patch_size, num_layers=config.motion_layers,
-                num_heads=config.motion_heads, head_dim=config.motion_head_dim,
-            ).to(config.device)
+            # The frame condition needs the flow camera, known once lerobot has filled the image features.
+            camera = config.flow_camera() if config.motion_condition_frames else ""
+            self.model.motion_head = MotionHead(config, paligemma.config.text_config.hidden_size, camera).to(config.device)
 
     @property
-    def motion_head(self) -> MotionDiT | None:
+    def motion_head(self) -> MotionHead | None:
         """The motion DiT (state-dict keys ``model.motion_head.*``), or None for ``motion_weight=0``."""
         return self.model.motion_head
 
@@ -101,9 +99,7 @@ class PI05MotionPolicy(PI05Policy):
                 "it from the future frames observation_delta_indices loads (fine-tuning from a π0.5 checkpoint: start "
                 "from a folder written by `python -m motionvla.policy.pi05_motion.init_from_pi05`, whose pre-processor "
                 "has the step), or set motion_weight=0 for the plain π0.5 baseline")
-        if self.config.flow_max_magnitude <= 0:
-            raise ValueError("pi05_motion: flow_max_magnitude is 0 (measure from data): set it, or build the policy "
-                             "with lerobot's make_policy for a dataset (lerobot-train), which measures it")
+        _ = self.motion_head.scale  # an unset codec scale (0 = measure from data) fails before any model work
         flow = batch[MOTION_KEY]
         b = batch[OBS_LANGUAGE_TOKENS].shape[0]
         if not isinstance(flow, Tensor) or flow.dim() != 5 or tuple(flow.shape[:3]) != (b, self.config.motion_frames, 2):
@@ -127,12 +123,8 @@ class PI05MotionPolicy(PI05Policy):
             raise RuntimeError("pi05_motion: lerobot's PI05Policy.forward no longer calls _preprocess_images, whose "
                                "camera masks the motion head's context mask needs")
         mask = self._prefix.mask(self._img_masks, batch[OBS_LANGUAGE_ATTENTION_MASK].to(prefix.device), prefix.shape[1])
-        targets = motion_targets(flow.to(prefix.device), self.config.motion_resolution, self.config.flow_max_magnitude)
-        frame_valid = batch.get(MOTION_MASK_KEY)
-        if frame_valid is not None:
-            frame_valid = frame_valid.to(prefix.device)
         # The DiT runs in float32 whatever PaliGemma's dtype (bfloat16 training keeps its head in float32).
-        motion_loss = self.motion_head.loss(targets, prefix.float(), mask, frame_valid)
+        motion_loss = self.motion_head.batch_loss(prefix.float(), mask, {**batch, MOTION_KEY: flow})
         return action_loss, motion_loss, info
 
     def forward(self, batch: dict[str, Tensor], reduction: str = "mean") -> tuple[Tensor, dict]:
@@ -150,7 +142,7 @@ class PI05MotionPolicy(PI05Policy):
         return loss, info
 
     @torch.no_grad()
-    def predict_motion(self, batch: dict[str, Tensor], num_steps: int = 10,
+    def predict_motion(self, batch: dict[str, Tensor], num_steps: int | None = None,
                        generator: torch.Generator | None = None) -> Tensor:
         """The motion head's forecast for inspection: motion images ``(B, K, 3, r, r)`` in [0, 1] (decode with
         ``motionvla.flow`` and ``config.flow_max_magnitude``). Acting never calls this.
@@ -167,9 +159,7 @@ class PI05MotionPolicy(PI05Policy):
             self.model.sample_actions(images, img_masks, tokens, lang_mask, num_steps=1)
         prefix = self._prefix.one(outputs).float()
         mask = self._prefix.mask(img_masks, lang_mask.to(prefix.device), prefix.shape[1])
-        images_out = self.motion_head.sample(prefix, mask, num_steps, generator=generator)
-        b, _, r, _ = images_out.shape
-        return images_out.reshape(b, self.config.motion_frames, 3, r, r)
+        return self.motion_head.batch_sample(prefix, mask, batch, num_steps, generator)
 
     # checkpoints ------------------------------------------------------------------------------------
     def load_state_dict(self, state_dict: dict[str, Tensor], strict: bool = True, assign: bool = False):

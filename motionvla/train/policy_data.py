@@ -23,6 +23,7 @@ from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
 from motionvla.datasets.flow_targets import (
     MOTION_KEY,
     MOTION_MASK_KEY,
+    MOTION_PAST_KEY,
     FlowTargetConfig,
     FlowTargets,
     WithFlowTargets,
@@ -30,12 +31,13 @@ from motionvla.datasets.flow_targets import (
 )
 from motionvla.datasets.renaming import RenamedItems, check_rename_map, dataset_key, rename_keys
 from motionvla.errors import UserError
+from motionvla.flow import codec_scale
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.from_dataset import check_dataset_features
 from motionvla.policy.modeling_motionvla import MotionVLAPolicy
 from motionvla.policy.processor_motionvla import make_motionvla_pre_post_processors, preprocess_training_batch
 
-ITEM_KEYS = ("action", "action_is_pad", STATE_KEY, "task", MOTION_KEY, MOTION_MASK_KEY)
+ITEM_KEYS = ("action", "action_is_pad", STATE_KEY, "task", MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY)
 # Largest dataset (decoded uint8 frames of the policy's cameras) that `preload` reads into memory.
 PRELOAD_MAX_BYTES = 8 * 2**30
 
@@ -144,24 +146,19 @@ class InMemoryDataset(Dataset):
         return item
 
 
-def flow_target_config(config: MotionVLAConfig, flow: FlowTargetConfig,
-                       rename_map: dict[str, str] | None = None) -> FlowTargetConfig:
-    """The flow targets the policy's motion head learns: K and resolution follow the policy config; the
-    camera (unless ``flow.camera`` names one) is the dataset's name of the policy's first camera."""
-    camera = dataset_key(config.image_keys[0], rename_map or {}).removeprefix(IMAGE_KEY_PREFIX)
-    return dataclasses.replace(flow, camera=flow.camera or camera, num_flows=config.motion_frames,
-                               height=config.motion_resolution, width=config.motion_resolution)
+def flow_target_config(config: MotionVLAConfig, rename_map: dict[str, str] | None = None) -> FlowTargetConfig:
+    """The flow targets the policy's motion head learns, all from its config (K, stride, method, resolution,
+    camera): the camera is the dataset's name of the policy's motion camera."""
+    return FlowTargetConfig.for_motion_head(config, dataset_key(config.flow_camera(), rename_map or {}))
 
 
 def resolve_flow_scale(config: MotionVLAConfig, targets: FlowTargets) -> MotionVLAConfig:
     """``config`` with ``flow_max_magnitude`` measured from the flow cache if it is 0 (else unchanged)."""
     if config.flow_max_magnitude > 0:
         return config
-    scale = targets.magnitude_percentile(config.flow_scale_percentile)
-    if scale < 1e-3:
-        raise UserError(f"the flows in {targets.cache_dir} are ~0 (percentile {config.flow_scale_percentile}: "
-                        f"{scale:.2g} px): nothing moves; set --policy.flow_max_magnitude or --policy.motion_weight=0")
-    return dataclasses.replace(config, flow_max_magnitude=float(f"{scale:.3g}"))
+    scale = codec_scale(targets.magnitudes(), config.flow_scale_percentile, f"the flow cache {targets.cache_dir}",
+                        "--policy.flow_max_magnitude")
+    return dataclasses.replace(config, flow_max_magnitude=scale)
 
 
 def preload_bytes(meta: Any, image_keys: list[str], rename_map: dict[str, str] | None = None) -> int:
@@ -173,8 +170,7 @@ def preload_bytes(meta: Any, image_keys: list[str], rename_map: dict[str, str] |
     return per_frame * int(meta.total_frames)
 
 
-def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionVLAConfig, flow: FlowTargetConfig,
-                          preload: bool = True, progress: bool = True,
+def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionVLAConfig, preload: bool = True, progress: bool = True,
                           rename_map: dict[str, str] | None = None) -> tuple[Dataset, Any, MotionVLAConfig]:
     """The policy's training items: images, state, action chunk (+ ``action_is_pad``), task, and (when
     ``motion_weight > 0``) ``motion``/``motion_mask`` from the flow cache; keys renamed by ``rename_map``.
@@ -192,10 +188,10 @@ def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionV
     delta = {ACTION_KEY: [i / fps for i in range(config.chunk_size)]}
     dataset: Any = open_dataset(root, repo_id, delta_timestamps=delta)
     if config.motion_weight > 0:
-        cache = build_flow_cache(probe, flow_target_config(config, flow, rename_map), progress=progress)
+        cache = build_flow_cache(probe, flow_target_config(config, rename_map), progress=progress)
         targets = FlowTargets(cache)
         config = resolve_flow_scale(config, targets)
-        dataset = WithFlowTargets(dataset, targets)
+        dataset = WithFlowTargets(dataset, targets, past_stride=config.flow_stride if config.motion_past_flows else 0)
     if rename_map:
         dataset = RenamedItems(dataset, rename_map)
     need = preload_bytes(probe.meta, config.image_keys, rename_map)

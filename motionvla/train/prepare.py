@@ -1,0 +1,114 @@
+"""``prepare(cfg)``: everything a policy training needs before the loop, settled once.
+
+It opens the dataset once per process (the main process first, so a hub dataset downloads once), fills the policy
+config from the dataset's features, takes a forecaster's shapes for the motion head, builds the flow-target cache
+and measures the codec scale (main process first; the others read its cache), builds the policy (fresh, seeded, or
+fine-tuned from a checkpoint; the motion head seeded from a forecaster) and its processors. ``motionvla train``
+only wires this to :func:`motionvla.train.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from motionvla.errors import UserError
+from motionvla.policy.configuration_motionvla import MotionVLAConfig
+from motionvla.train.config import TrainConfig
+
+QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/demos"
+
+
+def _tiny_policy() -> MotionVLAConfig:
+    return MotionVLAConfig(device="cpu")
+
+
+@dataclass
+class PolicyTrainConfig:
+    """Train the motionvla policy on a LeRobotDataset (a local folder or a hub repo id). Options of the policy
+    (its motion head and flow targets included): --policy.*; of the loop: --train.*."""
+
+    # The LeRobotDataset v3 folder (with meta/info.json). Empty: lerobot's copy of the hub dataset --repo_id
+    # ($HF_LEROBOT_HOME/<repo_id>, downloaded on first use), or the quickstart's demos for local/quickstart.
+    dataset_root: str = ""
+    # Its repo id: a hub dataset (e.g. lerobot/libero) or a name for a local folder.
+    repo_id: str = QUICKSTART_REPO_ID
+    # Dataset observation key -> policy key, e.g. '{"observation.images.agentview": "observation.images.image"}'
+    # (lerobot's --rename_map convention; saved in the checkpoint's pre-processor).
+    rename_map: dict[str, str] = field(default_factory=dict)
+    policy: MotionVLAConfig = field(default_factory=_tiny_policy)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    # Start from a trained checkpoint folder (fine-tuning) instead of fresh weights.
+    init_from: str = ""
+    # Read the whole dataset into memory first (much faster for small datasets on CPU); datasets too big
+    # for it (motionvla.train.policy_data.PRELOAD_MAX_BYTES) are read from disk.
+    preload: bool = True
+
+
+@dataclass
+class Prepared:
+    """What :func:`prepare` settled: the resolved config (the policy's with the measured codec scale), the
+    training items, the dataset's metadata, the policy and its processors, and lines worth printing."""
+
+    cfg: PolicyTrainConfig
+    dataset: Any
+    meta: Any
+    policy: Any
+    preprocessor: Any
+    postprocessor: Any
+    notes: list[str]
+
+
+def dataset_location(cfg: PolicyTrainConfig) -> str | None:
+    """The dataset folder to read, or None for lerobot's copy of the hub dataset ``cfg.repo_id``."""
+    if cfg.dataset_root:
+        return cfg.dataset_root
+    if cfg.repo_id == QUICKSTART_REPO_ID:
+        return QUICKSTART_ROOT
+    if cfg.repo_id.startswith("local/"):
+        raise UserError(f"--repo_id={cfg.repo_id} names a local dataset: give its folder with --dataset_root=DIR")
+    return None
+
+
+def _main_first(accelerator: Any, fn):
+    """``fn()`` on the main process, then (its files on disk) on the others: one download, one flow cache."""
+    if accelerator.is_main_process:
+        out = fn(True)
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        out = fn(False)
+    return out
+
+
+def prepare(cfg: PolicyTrainConfig, accelerator: Any) -> Prepared:
+    """Settle ``cfg`` against its dataset and build what the loop needs (see the module docstring)."""
+    from motionvla.train.policy_data import (
+        build_policy_for_training,
+        configure_from_dataset,
+        make_training_dataset,
+        open_dataset,
+        setup_processors,
+    )
+
+    root = dataset_location(cfg)
+    meta = _main_first(accelerator, lambda main: open_dataset(root, cfg.repo_id).meta)
+    policy_cfg = configure_from_dataset(cfg.policy, meta, root or cfg.repo_id, cfg.rename_map)
+    notes = []
+    if policy_cfg.motion_head_from:
+        from motionvla.policy.motion_head_init import adopt_forecaster_shapes
+
+        policy_cfg = adopt_forecaster_shapes(policy_cfg, policy_cfg.motion_head_from)
+    dataset, meta, policy_cfg = _main_first(accelerator, lambda main: make_training_dataset(
+        root, cfg.repo_id, policy_cfg, preload=cfg.preload, progress=cfg.train.progress and main,
+        rename_map=cfg.rename_map))
+    cfg = dataclasses.replace(cfg, policy=policy_cfg)
+    policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
+    if policy_cfg.motion_head_from and not cfg.init_from:
+        from motionvla.policy.motion_head_init import NOT_TAKEN, load_forecaster_dit
+
+        copied = load_forecaster_dit(policy, policy_cfg.motion_head_from)
+        notes.append(f"motion head: {copied} tensors from the forecaster {policy_cfg.motion_head_from}; "
+                     f"not taken: {NOT_TAKEN}")
+    preprocessor, postprocessor = setup_processors(policy.config, meta, cfg.rename_map)
+    return Prepared(cfg, dataset, meta, policy, preprocessor, postprocessor, notes)
