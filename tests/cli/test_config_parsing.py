@@ -74,3 +74,20 @@ def test_cross_field_validation_runs_on_the_merged_config(capsys):
 
     assert main(["quickstart", "--policy.n_action_steps=50"]) == 2
     assert "n_action_steps (50) must be <= chunk_size" in capsys.readouterr().err
+
+
+def test_flow_target_options_are_the_policys_old_names_deprecated(capsys, tmp_path):
+    from motionvla.cli import train as train_cli
+    from motionvla.cli.main import main
+    from motionvla.configs import apply_aliases
+
+    argv, notes = apply_aliases(["--flow.stride=3", "--flow.camera=wrist", "--train.steps=5"], train_cli.ALIASES)
+    cfg = parse_config(train_cli.Config, argv)
+    assert (cfg.policy.flow_stride, cfg.policy.motion_camera) == (3, "observation.images.wrist")
+    assert len(notes) == 2 and "--flow.stride is deprecated, use --policy.flow_stride" in notes[0]
+    # The same option under both names: one line, exit 2, nothing written.
+    out = tmp_path / "run"
+    assert main(["train", "--flow.stride=3", "--policy.flow_stride=2", f"--train.output_dir={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "--flow.stride and --policy.flow_stride name the same option" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
