@@ -59,6 +59,11 @@ class ForecasterConfig:
     # Share of each training batch drawn at t = 1 (pure noise): the only time the default 1-step sampler
     # queries the model, which the Beta(1.5, 1) time draw alone visits rarely. 0 = the plain draw.
     one_step_fraction: float = 0.0
+    # What the DiT outputs: "velocity" (noise - x0, flow matching's usual target) or "sample" (x0; the loss is the
+    # velocity loss weighted by t²). With one sampling step from t = 1, a velocity model's sample is noise minus
+    # its velocity, so any miss in copying the noise through its layers lands on the output as motion on still
+    # pixels; a sample model outputs its estimate directly (docs/flow_forecast.md, run 10).
+    prediction: str = "velocity"
 
     def __post_init__(self) -> None:
         self.vae_block_channels = tuple(int(c) for c in self.vae_block_channels)
@@ -79,6 +84,8 @@ class ForecasterConfig:
             raise UserError(f"model.grounding_maps must be >= 0 (0 = off), got {self.grounding_maps}")
         if not 0.0 <= self.one_step_fraction <= 1.0:
             raise UserError(f"model.one_step_fraction must be in [0, 1], got {self.one_step_fraction}")
+        if self.prediction not in ("velocity", "sample"):
+            raise UserError(f"model.prediction must be 'velocity' or 'sample', got {self.prediction!r}")
         if self.flow_max_magnitude < 0:
             raise UserError(f"model.flow_max_magnitude must be >= 0 (0 = from the data), got {self.flow_max_magnitude}")
         side = self.latent_resolution

@@ -50,7 +50,7 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         self.dit = MotionDiT(cfg.num_frames, cfg.latent_resolution, self.encoder.hidden_size,
                              patch_size=cfg.patch_size, num_layers=cfg.dit_layers, num_heads=cfg.dit_heads,
                              head_dim=cfg.dit_head_dim, condition_channels=cfg.condition_channels,
-                             data_channels=cfg.data_channels)
+                             data_channels=cfg.data_channels, prediction=cfg.prediction)
         self.grounding = (GroundingMaps(cfg.image_condition_channels, self.encoder.hidden_size, cfg.grounding_maps)
                           if cfg.grounding_maps else None)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import torch
+
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
 from motionvla.flow_forecast.modeling import FlowForecaster
@@ -48,7 +50,7 @@ def adopt_forecaster_shapes(config: MotionVLAConfig, path: str) -> MotionVLAConf
         config, motion_frames=fc.num_frames, motion_resolution=fc.resolution, motion_patch_size=fc.patch_size,
         motion_layers=fc.dit_layers, motion_heads=fc.dit_heads, motion_head_dim=fc.dit_head_dim,
         motion_condition_frames=fc.frames_in, motion_past_flows=fc.past_flows, motion_grounding_maps=fc.grounding_maps,
-        motion_prediction="velocity", motion_head_from=path)
+        motion_prediction=fc.prediction, motion_head_from=path)
 
 
 NOT_TAKEN = ("the forecaster's VLM encoder (the policy's backbone supplies the hidden states) and its codec scale "
@@ -65,6 +67,7 @@ def load_forecaster_dit(policy, path: str) -> int:
     if forecaster.grounding is not None:
         state.update({f"grounding.{k}": v for k, v in forecaster.grounding.state_dict().items()})
     own = policy.motion_head.state_dict()
+    state = _with_feature_channels(state, own, policy.config.motion_feature_channels)
     mismatched = [f"{k}: forecaster {tuple(v.shape)} vs policy {tuple(own[k].shape)}"
                   for k, v in state.items() if k in own and own[k].shape != v.shape]
     missing = sorted(set(own) - set(state))
@@ -73,3 +76,24 @@ def load_forecaster_dit(policy, path: str) -> int:
                         f"{'; '.join(mismatched[:3]) or 'missing ' + ', '.join(missing[:3])})")
     policy.motion_head.load_state_dict(state, strict=True)
     return len(state)
+
+
+PATCH_EMBED = "dit.pos_embed.proj.weight"  # PixArt's patch embedding: (width, in_channels, p, p)
+
+
+def _with_feature_channels(state: dict, own: dict, feature_channels: int) -> dict:
+    """A head that also reads the backbone's image-token grid (``motion_feature_channels``, laid after the
+    forecaster's condition channels) has that many more input channels than the forecaster's DiT: the forecaster's
+    patch embedding is kept for its own channels, and the new ones start at zero (and their projection as built),
+    so the seeded head computes exactly what the forecaster's DiT does until training uses them."""
+    if not feature_channels:
+        return state
+    state = dict(state)
+    theirs, mine = state[PATCH_EMBED], own[PATCH_EMBED]
+    if mine.shape[1] != theirs.shape[1] + feature_channels or mine.shape[0] != theirs.shape[0]:
+        return state  # a real mismatch: named by the caller
+    widened = torch.zeros_like(mine)
+    widened[:, : theirs.shape[1]] = theirs
+    state[PATCH_EMBED] = widened
+    state.update({k: v for k, v in own.items() if k.startswith("feature_proj.")})
+    return state

@@ -102,6 +102,27 @@ def test_policy_motion_head_takes_a_forecaster_with_observed_flow_and_grounding_
     x_t, t = torch.randn(2, 12, 16, 16, generator=g), torch.tensor([0.3, 1.0])
     torch.testing.assert_close(policy.motion_head(x_t, t, context, mask, ours),
                                forecaster.dit(x_t, t, context, mask, theirs))
+    # A head that also reads the backbone's image-token grid: the forecaster's patch embedding for its channels,
+    # zeros for the new ones, so it starts out computing exactly what the forecaster's DiT computes.
+    import dataclasses
+
+    wide = MotionVLAPolicy(dataclasses.replace(config, motion_feature_channels=4)).eval()
+    load_forecaster_dit(wide, str(tmp_path / "fc"))
+    with_grid = wide.motion_head.condition(batch, context, mask, feature_map=torch.randn(2, 32, 4, 4, generator=g))
+    assert with_grid.shape[1] == theirs.shape[1] + 4
+    torch.testing.assert_close(wide.motion_head(x_t, t, context, mask, with_grid),
+                               forecaster.dit(x_t, t, context, mask, theirs))
+
+
+def test_the_policy_head_takes_the_forecasters_output_parameterisation(tmp_path):
+    from motionvla.policy.configuration_motionvla import MotionVLAConfig
+    from motionvla.policy.motion_head_init import adopt_forecaster_shapes
+
+    FlowForecastPipeline(model(prediction="sample")).save_pretrained(tmp_path / "fc")
+    config = adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32), str(tmp_path / "fc"))
+    assert config.motion_prediction == "sample"
+    with pytest.raises(UserError, match="model.prediction must be"):
+        ForecasterConfig(**{**TINY, "prediction": "noise"})
 
 
 def test_policy_motion_head_refuses_a_latent_codec_forecaster(tmp_path):
