@@ -16,7 +16,7 @@ from torch import Tensor
 from motionvla.flow_forecast.codec import MotionCodec, resize_frames
 from motionvla.flow_forecast.configuration import ForecasterConfig
 from motionvla.flow_forecast.grounding import GroundingMaps
-from motionvla.flow_forecast.motion_dit import MotionDiT
+from motionvla.flow_forecast.motion_dit import MotionDiT, moving_pixel_weight
 from motionvla.flow_forecast.vlm_encoder import build_encoder
 
 
@@ -119,13 +119,10 @@ class FlowForecaster(ModelMixin, ConfigMixin):
         return loss, {"motion_loss": loss.detach()}
 
     def _moving_weight(self, target: Tensor) -> Tensor | None:
-        """``1 + moving_weight * saturation`` per pixel of each motion image (pixel codec), or None."""
-        if self.cfg.moving_weight <= 0 or self.cfg.codec != "pixel":
+        """Extra loss weight on moving pixels (pixel codec only: a latent has no saturation to read)."""
+        if self.cfg.codec != "pixel":
             return None
-        b, k = target.shape[0], self.cfg.num_frames
-        images = (target.reshape(b, k, 3, *target.shape[2:]) + 1) / 2  # [0, 1]; white = no motion
-        saturation = 1 - images.amin(dim=2, keepdim=True)  # HSV saturation at V = 1: |flow| / scale
-        return (1 + self.cfg.moving_weight * saturation).expand(-1, -1, 3, -1, -1).reshape_as(target).detach()
+        return moving_pixel_weight(target, self.cfg.num_frames, self.cfg.moving_weight)
 
     @torch.no_grad()
     def forecast(self, frames: Tensor, captions: list[str], *, num_inference_steps: int | None = None,

@@ -43,6 +43,21 @@ def motion_targets(flow: Tensor, resolution: int, max_magnitude: float) -> Tenso
     return img.reshape(b, 3 * k, resolution, resolution)
 
 
+def moving_pixel_weight(x0: Tensor, num_frames: int, moving_weight: float) -> Tensor | None:
+    """Loss weights ``1 + moving_weight · saturation`` per pixel of each motion image, or None for weight 0.
+
+    ``x0``: stacked motion images ``(B, 3K, r, r)`` in the model's [-1, 1] (white = no motion); the HSV
+    saturation at V = 1 is ``|flow| / scale``, clipped at 1. Objects are a few per cent of a frame, so a plain mean
+    is dominated by "nothing moves"; this shifts the balance towards what moves.
+    """
+    if moving_weight <= 0:
+        return None
+    b = x0.shape[0]
+    images = (x0.reshape(b, num_frames, 3, *x0.shape[2:]) + 1) / 2
+    saturation = 1 - images.amin(dim=2, keepdim=True)
+    return (1 + moving_weight * saturation).expand(-1, -1, 3, -1, -1).reshape_as(x0).detach()
+
+
 def image_condition(images: Tensor, resolution: int) -> Tensor:
     """Camera frame(s) ``(B, C, H, W)`` float in [0, 1] (C = 3 per frame) → ``(B, C, r, r)`` in [-1, 1].
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.flow_forecast.grounding import GroundingMaps
-from motionvla.flow_forecast.motion_dit import MotionDiT, image_condition, motion_targets
+from motionvla.flow_forecast.motion_dit import MotionDiT, image_condition, motion_targets, moving_pixel_weight
 from motionvla.policy.motion_head.config import MotionHeadConfig
 
 
@@ -87,15 +87,6 @@ class MotionHead(MotionDiT):
             parts.append(past.repeat(1, cfg.motion_past_flows, 1, 1))
         return parts
 
-    def _moving_weight(self, x0: Tensor) -> Tensor | None:
-        """``1 + motion_moving_weight · saturation`` per pixel (saturation = |flow| / M, clipped), or None."""
-        if self.cfg.motion_moving_weight <= 0:
-            return None
-        b, k = x0.shape[0], self.cfg.motion_frames
-        images = (x0.reshape(b, k, 3, *x0.shape[2:]) + 1) / 2  # white = no motion
-        saturation = 1 - images.amin(dim=2, keepdim=True)
-        return (1 + self.cfg.motion_moving_weight * saturation).expand(-1, -1, 3, -1, -1).reshape_as(x0).detach()
-
     def batch_loss(self, context: Tensor, mask: Tensor, batch: dict, feature_map: Tensor | None = None) -> Tensor:
         """Flow-matching loss (a scalar) of the batch's future motion given ``context (B, L, D)``, ``mask (B, L)``.
 
@@ -108,7 +99,7 @@ class MotionHead(MotionDiT):
         if frame_valid is not None:
             frame_valid = frame_valid.to(context.device)
         return self.data_loss(x0, context, mask, frame_valid, self.condition(batch, context, mask, feature_map),
-                              weight=self._moving_weight(x0), one_step_fraction=self.cfg.motion_one_step_fraction)
+                              weight=moving_pixel_weight(x0, self.cfg.motion_frames, self.cfg.motion_moving_weight), one_step_fraction=self.cfg.motion_one_step_fraction)
 
     @torch.no_grad()
     def batch_sample(self, context: Tensor, mask: Tensor, batch: dict, num_steps: int | None = None,
