@@ -30,6 +30,8 @@ def main() -> int:
     parser.add_argument("--heldout_repo_id", default="local/heldout")
     parser.add_argument("--out", required=True)
     parser.add_argument("--every", type=int, default=4)
+    parser.add_argument("--eval_episodes", type=int, default=0,
+                        help="also evaluate the policy's success, this many tabletop episodes per task (env seeds 1000+)")
     args, overrides = parser.parse_known_args()
     out = Path(args.out)
     result_file = out / "motion_heldout.json"
@@ -60,12 +62,24 @@ def main() -> int:
               "items": len(items)}
     for steps in (1, 10):
         result[f"steps{steps}"] = motion_forecast_error(policy, preprocess, items, num_steps=steps)
+    if args.eval_episodes:
+        from motionvla.cli import eval as eval_cli
+
+        cameras = ",".join(k.removeprefix("observation.images.") for k in policy.config.image_keys)
+        info = eval_cli.run(eval_cli.Config(policy=str(checkpoint), episodes=args.eval_episodes, workers=1,
+                                            out=str(out / "eval"), image_size=policy.config.image_size,
+                                            cameras=cameras, videos_per_task=0, overwrite=True))
+        result["success"] = {"overall": info["overall"]["pc_success"],
+                             "per_task": {t: v["pc_success"] for t, v in info["per_task"].items()},
+                             "episodes": info["overall"]["n_episodes"]}
     out.mkdir(parents=True, exist_ok=True)
     tmp = result_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(result_file)
     for steps in (1, 10):
         print(f"{out.name} {steps}-step: {forecast_summary(result[f'steps{steps}'], args.heldout)}")
+    if "success" in result:
+        print(f"{out.name} success: {result['success']['overall']:.1f} % of {result['success']['episodes']} episodes")
     return 0
 
 

@@ -18,6 +18,7 @@ from motionvla.moe import DISPATCHERS
 from motionvla.policy.motion_head.config import MotionHeadConfig
 
 TINY_BACKBONE = "tiny"
+TINY_FEATURE_CHANNELS = 8  # motion_feature_channels' default with the tiny backbone
 
 
 @dataclass
@@ -65,8 +66,15 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
     # 0 integrates from its centre, which gives the steadiest actions for a small, briefly trained model.
     inference_noise_scale: float = 1.0
 
-    # The motion head (auxiliary, training only): the fields of MotionHeadConfig, at its defaults (the tiny DiT:
-    # 2x2 patches of 3K channels, 48 values, inside a 64-wide transformer, over 16x16 motion images).
+    # The motion head (auxiliary, training only): the fields of MotionHeadConfig (the tiny DiT: 2x2 patches of 3K
+    # channels, 48 values, inside a 64-wide transformer, over 16x16 motion images). These four differ from its
+    # defaults: the recipe that made the tiny head forecast motion on held-out tabletop episodes (0.56x "nothing
+    # moves" on moving pixels, 0.74x on all; the defaults before it gave 0.85x and 1.21x: docs/policy.md).
+    motion_prediction: str = "sample"
+    motion_one_step_fraction: float = 0.5
+    # -1 = 8 with the tiny backbone (which exposes its image-token grid), 0 with any other (feature_channels()).
+    motion_feature_channels: int = -1
+    motion_sample_steps: int = 1
 
     # Backbone: "tiny" (built in-process from config) or a hub id such as "Qwen/Qwen2.5-VL-3B-Instruct".
     backbone: str = TINY_BACKBONE
@@ -107,6 +115,10 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
         if self.tokenizer not in ("word", "char"):
             raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
         self.validate_motion_head()
+        if self.backbone != TINY_BACKBONE and self.feature_channels() and self.motion_weight > 0:
+            raise ValueError(f"motion_feature_channels={self.motion_feature_channels} lays the backbone's image-token "
+                             f"grid under the motion head, which only the tiny backbone exposes; with backbone="
+                             f"{self.backbone!r} set --policy.motion_feature_channels=0")
         self.validate_features()
 
     def sync_with_features(self) -> None:
@@ -138,6 +150,12 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
         the pre-processor's flow-target step turns them into ``motion`` and keeps frame 0 as the observation.
         ``motionvla train`` ignores this (it reads flows from its cache), and acting never loads a dataset."""
         return self.motion_delta_indices()
+
+    def feature_channels(self) -> int:
+        """``motion_feature_channels`` resolved (-1: 8 with the tiny backbone, 0 with any other)."""
+        if self.motion_feature_channels == -1:
+            return TINY_FEATURE_CHANNELS if self.backbone == TINY_BACKBONE else 0
+        return self.motion_feature_channels
 
     def flow_camera(self) -> str:
         """The image key the motion head's flow comes from (``motion_camera`` or the first camera)."""

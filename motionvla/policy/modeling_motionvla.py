@@ -28,6 +28,7 @@ from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead
+from motionvla.policy.motion_head.config import restore_legacy_motion_options
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -149,7 +150,7 @@ class MotionVLAPolicy(PreTrainedPolicy):
 
     def _feature_map(self, features: Tensor) -> Tensor | None:
         """The motion camera's image tokens on their grid ``(B, D, g, g)``, when the motion head reads them."""
-        if not self.config.motion_feature_channels:
+        if not self.config.feature_channels():
             return None
         if not hasattr(self.backbone, "image_grid"):
             raise ValueError(f"motion_feature_channels needs a backbone that exposes its image-token grid (the tiny "
@@ -180,6 +181,8 @@ class MotionVLAPolicy(PreTrainedPolicy):
                     config = MotionVLAConfig.from_pretrained(path)
                 except Exception as e:  # json / draccus errors: say which file
                     raise CheckpointError(f"{path / CONFIG_FILE}: unreadable policy config ({e})") from e
+            # A checkpoint written before the motion head's newer options: the head it was trained with.
+            restore_legacy_motion_options(config, path / CONFIG_FILE)
         kwargs.pop("strict", None)
         return super().from_pretrained(pretrained_name_or_path, config=config, strict=True, **kwargs)
 

@@ -67,7 +67,7 @@ def load_forecaster_dit(policy, path: str) -> int:
     if forecaster.grounding is not None:
         state.update({f"grounding.{k}": v for k, v in forecaster.grounding.state_dict().items()})
     own = policy.motion_head.state_dict()
-    state = _with_feature_channels(state, own, policy.config.motion_feature_channels)
+    state = _with_feature_channels(state, own, policy.config.feature_channels())
     mismatched = [f"{k}: forecaster {tuple(v.shape)} vs policy {tuple(own[k].shape)}"
                   for k, v in state.items() if k in own and own[k].shape != v.shape]
     missing = sorted(set(own) - set(state))

@@ -87,7 +87,7 @@ def test_policy_motion_head_takes_a_forecaster_with_observed_flow_and_grounding_
     forecaster = model()
     FlowForecastPipeline(forecaster).save_pretrained(tmp_path / "fc")
     config = adopt_forecaster_shapes(MotionVLAConfig(hidden_size=32, image_size=32, flow_max_magnitude=1.0,
-                                                     device="cpu"), str(tmp_path / "fc"))
+                                                     motion_feature_channels=0, device="cpu"), str(tmp_path / "fc"))
     assert (config.motion_condition_frames, config.motion_past_flows, config.motion_grounding_maps) == (2, 1, 3)
     torch.manual_seed(1)
     policy = MotionVLAPolicy(config).eval()

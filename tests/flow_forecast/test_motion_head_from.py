@@ -41,7 +41,14 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     dit = {k[len("dit."):]: v for k, v in load_file(str(forecaster / "pretrained_model" / "model.safetensors")).items()
            if k.startswith("dit.")}
     own = policy.motion_head.state_dict()
-    assert set(own) == set(dit)
+    # The policy's head also reads the image-token grid (motion_feature_channels): its own projection, and extra
+    # patch-embedding input channels after the forecaster's, which start at zero.
+    assert {k for k in own if not k.startswith("feature_proj.")} == set(dit)
+    embed = "pos_embed.proj.weight"
+    extra = policy.config.feature_channels()
+    assert extra > 0 and own["dit." + embed].shape[1] == dit["dit." + embed].shape[1] + extra
+    assert own["dit." + embed][:, -extra:].abs().max() < 1e-6
+    own["dit." + embed] = own["dit." + embed][:, :-extra]
     assert all(torch.allclose(own[k], dit[k], atol=1e-6) for k in dit)  # lr 1e-12: still the forecaster's weights
     assert read_metrics(policy_run)[0]["motion_loss"] > 0
 

@@ -104,7 +104,10 @@ def test_a_checkpoint_written_before_the_head_had_its_section_loads(tmp_path):
     from motionvla.policy import MoEConfig
 
     fields = {k: v for k, v in OLD_CONFIG.items() if k not in ("type", "normalization_mapping", "moe")}
-    config = MotionVLAConfig(**fields, moe=MoEConfig(**OLD_CONFIG["moe"]))
+    # The head those checkpoints hold: a velocity DiT reading only cross-attended features (today's defaults
+    # differ: a clean-sample DiT that also reads the image-token grid).
+    config = MotionVLAConfig(**fields, moe=MoEConfig(**OLD_CONFIG["moe"]), motion_prediction="velocity",
+                             motion_feature_channels=0)
     torch.manual_seed(3)
     old = MotionVLAPolicy(config)
     # The old head's tensors were named motion_head.dit.* (a bare MotionDiT): the same names as today.
@@ -113,6 +116,8 @@ def test_a_checkpoint_written_before_the_head_had_its_section_loads(tmp_path):
     save_file({k: v.contiguous() for k, v in old.state_dict().items()}, str(tmp_path / "model.safetensors"))
     loaded = MotionVLAPolicy.from_pretrained(tmp_path)
     assert loaded.config.flow_max_magnitude == 1.5 and loaded.config.motion_one_step_fraction == 0.0
+    assert (loaded.config.motion_prediction, loaded.config.motion_feature_channels) == ("velocity", 0)
+    assert loaded.motion_head.prediction == "velocity" and loaded.motion_head.feature_proj is None
     for key, value in old.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
 

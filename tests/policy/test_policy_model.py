@@ -75,11 +75,15 @@ def test_motion_weight_zero_is_action_only(make_config):
 
 
 def test_motion_head_is_the_forecasters_dit_without_image_condition(make_config):
-    cfg = make_config()
+    cfg = make_config(motion_feature_channels=0)
     head = MotionVLAPolicy(cfg).motion_head
     assert isinstance(head, MotionDiT) and head.condition_channels == 0
     assert head.dit_config["data_channels"] == 3 * cfg.motion_frames
     assert head.dit.config.in_channels == head.dit.config.out_channels == 3 * cfg.motion_frames
+    # The default tiny head also reads the backbone's image-token grid: its only condition channels.
+    grid = MotionVLAPolicy(make_config()).motion_head
+    assert grid.condition_channels == make_config().feature_channels() == 8
+    assert grid.dit.config.in_channels == 3 * cfg.motion_frames + 8
 
 
 def test_moe_backbone_trains_a_step(make_config):

@@ -9,12 +9,35 @@ which camera the flow comes from and the DiT's shapes are all decided here, once
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from motionvla.datasets.features import IMAGE_KEY_PREFIX
 
 EMPTY_CAMERA_MARK = ".empty_camera_"  # π0.5's padded cameras (``empty_cameras``) carry no pixels to take flow from
+
+
+# What a config.json written before these options existed meant by their absence (the head it trained). A policy
+# type whose defaults differ from these restores them on load (restore_legacy_motion_options), so an old
+# checkpoint rebuilds the head it was trained with.
+LEGACY_MOTION_OPTIONS = {"motion_prediction": "velocity", "motion_feature_channels": 0,
+                         "motion_one_step_fraction": 0.0, "motion_sample_steps": 10, "motion_past_flows": 0,
+                         "motion_grounding_maps": 0, "motion_moving_weight": 0.0, "motion_camera": ""}
+
+
+def restore_legacy_motion_options(config: Any, config_file: Path) -> list[str]:
+    """Set the motion options that ``config_file`` (the checkpoint's config.json) does not name to their
+    :data:`LEGACY_MOTION_OPTIONS` values; returns the names set. A file that cannot be read changes nothing."""
+    try:
+        written = json.loads(Path(config_file).read_text())
+    except (OSError, ValueError):
+        return []
+    restored = [k for k in LEGACY_MOTION_OPTIONS if k not in written and hasattr(config, k)]
+    for key in restored:
+        setattr(config, key, LEGACY_MOTION_OPTIONS[key])
+    return restored
 
 
 @dataclass
@@ -55,7 +78,7 @@ class MotionHeadConfig:
     # laid out on their grid, upsampled to r and projected to this many channels under x_t (0 = off). Still
     # backbone features only (no pixels), but each motion pixel sits over the tokens of its image region, so the
     # head need not learn through cross-attention where each token is. Needs a backbone that exposes its image
-    # grid (the tiny one).
+    # grid (the tiny one). -1 = the policy type's choice (feature_channels()).
     motion_feature_channels: int = 0
     # Training: the share of batches trained at t = 1 (pure noise), the only time a 1-step sampler queries the
     # model (the forecaster's lesson: it makes the 1-step sample the conditional mean, not speckle), and extra
@@ -82,8 +105,10 @@ class MotionHeadConfig:
         if self.flow_max_magnitude < 0 or not 0 < self.flow_scale_percentile <= 100:
             raise ValueError(f"need flow_max_magnitude >= 0 (0 = measure from the dataset) and 0 < flow_scale_percentile"
                              f" <= 100, got {self.flow_max_magnitude} and {self.flow_scale_percentile}")
-        for name in ("motion_condition_frames", "motion_past_flows", "motion_grounding_maps", "motion_moving_weight",
-                     "motion_feature_channels"):
+        if self.motion_feature_channels < -1:
+            raise ValueError(f"motion_feature_channels must be >= 0, or -1 (the policy type's choice), got "
+                             f"{self.motion_feature_channels}")
+        for name in ("motion_condition_frames", "motion_past_flows", "motion_grounding_maps", "motion_moving_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.motion_one_step_fraction <= 1.0:
@@ -106,6 +131,10 @@ class MotionHeadConfig:
             raise ValueError(f"a {p}x{p} motion patch of {self.motion_frames} motion images holds {patch_values} "
                              f"values but the motion DiT is only {width} wide (motion_heads x motion_head_dim): use a "
                              f"smaller motion_patch_size or a wider DiT")
+
+    def feature_channels(self) -> int:
+        """``motion_feature_channels`` resolved: a policy type with a choice for -1 overrides this (here: 0)."""
+        return max(self.motion_feature_channels, 0)
 
     @property
     def has_motion_head(self) -> bool:
@@ -145,5 +174,5 @@ class MotionHeadConfig:
                     patch_size=self.motion_patch_size, num_layers=self.motion_layers, num_heads=self.motion_heads,
                     head_dim=self.motion_head_dim,
                     condition_channels=(self.image_condition_channels + self.motion_grounding_maps
-                                        + self.motion_feature_channels),
+                                        + self.feature_channels()),
                     prediction=self.motion_prediction)

@@ -37,8 +37,8 @@ class MotionHead(MotionDiT):
         self.camera = camera
         self.grounding = (GroundingMaps(cfg.image_condition_channels, context_dim, cfg.motion_grounding_maps)
                           if cfg.motion_grounding_maps else None)
-        self.feature_proj = (nn.Conv2d(context_dim, cfg.motion_feature_channels, kernel_size=1)
-                             if cfg.motion_feature_channels else None)
+        self.feature_proj = (nn.Conv2d(context_dim, cfg.feature_channels(), kernel_size=1)
+                             if cfg.feature_channels() else None)
 
     @property
     def scale(self) -> float:
@@ -68,7 +68,7 @@ class MotionHead(MotionDiT):
         if self.feature_proj is not None:
             if feature_map is None:
                 raise ValueError(f"this motion head reads the backbone's image-token grid (motion_feature_channels="
-                                 f"{cfg.motion_feature_channels}): pass feature_map (B, D, g, g)")
+                                 f"{cfg.feature_channels()}): pass feature_map (B, D, g, g)")
             up = F.interpolate(feature_map.float(), size=(r, r), mode="bilinear", align_corners=False)
             parts.append(self.feature_proj(up))
         return torch.cat(parts, dim=1) if parts else None

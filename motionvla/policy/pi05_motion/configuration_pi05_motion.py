@@ -37,7 +37,7 @@ class PI05MotionConfig(PI05Config, MotionHeadConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.validate_motion_head()
-        if self.motion_feature_channels:
+        if self.feature_channels():
             raise ValueError("pi05_motion: motion_feature_channels needs the backbone's image-token grid, which this "
                              "policy does not lay out yet; set motion_feature_channels=0")
 
