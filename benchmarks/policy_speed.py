@@ -22,12 +22,17 @@ import torch
 from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
 
 
-def build(motion_weight: float, image_size: int, cameras: int, seed: int = 0) -> MotionVLAPolicy:
+# The motion head before the options of docs/experiments/motion_head.md (a velocity DiT reading features through
+# cross-attention only), timed beside today's with --previous_head.
+PREVIOUS_HEAD = dict(motion_prediction="velocity", motion_feature_channels=0, motion_one_step_fraction=0.0)
+
+
+def build(motion_weight: float, image_size: int, cameras: int, seed: int = 0, **head) -> MotionVLAPolicy:
     torch.manual_seed(seed)
     # The tabletop's sizes: 4-dim state and action, 64x64 cameras (`make demo` trains on front + wrist).
     keys = ["observation.images.front", "observation.images.wrist", "observation.images.top"][:cameras]
     return MotionVLAPolicy(MotionVLAConfig(image_size=image_size, image_keys=keys, state_dim=4, action_dim=4, device="cpu",
-                                           flow_max_magnitude=1.0, motion_weight=motion_weight))
+                                           flow_max_magnitude=1.0, motion_weight=motion_weight, **head))
 
 
 def time_inference(policy: MotionVLAPolicy, obs: dict) -> float:
@@ -54,10 +59,14 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1, choices=(1, 2, 3), help="2 = front + wrist, as in make demo")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--previous_head", action="store_true",
+                        help="also time the dual-head policy with the motion head's previous defaults")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     policies = {k: build(w, args.image_size, args.cameras) for k, w in (("action-only", 0.0), ("dual-head", 1.0))}
+    if args.previous_head:
+        policies["dual-head, previous head"] = build(1.0, args.image_size, args.cameras, **PREVIOUS_HEAD)
     config = policies["dual-head"].config
     obs = config.fake_batch(1, seed=1, with_targets=False)
     batch = config.fake_batch(args.batch_size, seed=2)
@@ -102,6 +111,11 @@ def main() -> None:
           f"ratio {result['infer_ratio']:.3f}")
     print(f"training step (batch {args.batch_size}, fwd+bwd+AdamW): action-only {med['train_action-only_ms']:.1f} ms  "
           f"dual-head {med['train_dual-head_ms']:.1f} ms  ratio {result['train_ratio']:.3f}")
+    if args.previous_head:
+        previous = med["train_dual-head, previous head_ms"]
+        result["train_ratio_vs_previous_head"] = round(med["train_dual-head_ms"] / previous, 3)
+        print(f"training step, dual-head with the previous head: {previous:.1f} ms; today's / previous "
+              f"{result['train_ratio_vs_previous_head']:.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
