@@ -113,9 +113,13 @@ def evaluate_forecaster(model: FlowForecaster, dataset: Dataset, *, batch_size: 
     report["by_kind"] = {kind: {name: errors[name].summary(f"group:{kind}") for name in names}
                          for kind in errors["model"].groups()}
     best_baseline = min(BASELINES, key=lambda b: report[b]["epe_moving"])
+    # All pixels too: a model that wins on moving pixels by painting motion on still ones has not won.
+    best_all = min(BASELINES, key=lambda b: report[b]["epe"])
     report["ratios"] = {
         "best_baseline": best_baseline,
         "model_vs_best_baseline_moving": _ratio(report["model"]["epe_moving"], report[best_baseline]["epe_moving"]),
+        "best_baseline_all": best_all,
+        "model_vs_best_baseline_all": _ratio(report["model"]["epe"], report[best_all]["epe"]),
         "shuffled_vs_model_moving": _ratio(report["shuffled_captions"]["epe_moving"], report["model"]["epe_moving"]),
     }
     report["settings"] = {"shuffled_captions_unchanged": unchanged, "resolution": r, "num_samples": num_samples,
@@ -136,15 +140,19 @@ def format_report(report: dict) -> str:
         s = report[name]
         lines.append(f"{name:<20}{s['epe']:>9.4f}{s['epe_moving']:>12.4f}{s['angular_moving_deg']:>11.2f}{s['samples']:>9}")
     ratios = report["ratios"]
-    lines.append(f"model / best baseline ({ratios['best_baseline']}), moving pixels: "
-                 f"{ratios['model_vs_best_baseline_moving']:.3f};  shuffled captions / model: "
-                 f"{ratios['shuffled_vs_model_moving']:.3f}")
+    verdict = lambda r: "better than" if r < 1 else "not better than"  # noqa: E731
+    moving, everywhere = ratios["model_vs_best_baseline_moving"], ratios["model_vs_best_baseline_all"]
+    lines.append(f"model / best baseline ({ratios['best_baseline']}), moving pixels: {moving:.3f} "
+                 f"({verdict(moving)} it);  all pixels ({ratios['best_baseline_all']}): {everywhere:.3f} "
+                 f"({verdict(everywhere)} it);  shuffled captions / model: {ratios['shuffled_vs_model_moving']:.3f}")
     for kind, rows in report["by_kind"].items():
         if not math.isfinite(rows["model"]["epe_moving"]):
             cells = "no moving pixels at this threshold"
         else:
             cells = "  ".join(f"{name} {rows[name]['epe_moving']:.3f}" for name in names if rows[name])
         lines.append(f"  {kind:<8} ({rows['model']['samples']} clips) EPE moving: {cells}")
+        cells = "  ".join(f"{name} {rows[name]['epe']:.4f}" for name in names if rows[name])
+        lines.append(f"  {'':<8} {'':>{len(str(rows['model']['samples'])) + 8}} EPE all:    {cells}")
     horizons = report["model"]["per_horizon"]
     lines.append("  per horizon, EPE moving: " + "  ".join(
         f"t+{h['horizon']}: model {h['epe_moving']:.3f} / last {report['last']['per_horizon'][i]['epe_moving']:.3f}"

@@ -203,6 +203,14 @@ def test_a_kind_without_moving_pixels_reads_as_such_and_its_json_stays_standard(
     assert math.isnan(report["by_kind"]["still"]["model"]["epe_moving"])
     still_line = next(line for line in format_report(report).splitlines() if line.strip().startswith("still"))
     assert "no moving pixels" in still_line and "nan" not in still_line
+    # All pixels are reported and judged too: the still clip's all-pixel errors, the best baseline on all pixels.
+    ratios = report["ratios"]
+    best_all = min(("zero", "last", "linear"), key=lambda b: report[b]["epe"])
+    assert ratios["best_baseline_all"] == best_all
+    assert ratios["model_vs_best_baseline_all"] == pytest.approx(report["model"]["epe"] / report[best_all]["epe"])
+    text = format_report(report)
+    assert f"all pixels ({best_all}): {ratios['model_vs_best_baseline_all']:.3f}" in text
+    assert text.count("EPE all:") == len(report["by_kind"])
 
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON")
