@@ -26,7 +26,7 @@ from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.policy.flow_step import STEP_NAME
+from motionvla.policy.motion_head.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead
 from motionvla.policy.motion_head.config import restore_legacy_motion_options
 

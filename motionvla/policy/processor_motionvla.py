@@ -2,7 +2,7 @@
 
 The pre-processor renames observation keys (a dataset's names → the policy's, when a rename map is
 given), adds a batch dimension where missing, turns future frames into flow targets when the batch has
-them (:mod:`~motionvla.policy.flow_step`; how ``lerobot-train`` trains the motion head), moves tensors to
+them (:mod:`~motionvla.policy.motion_head.flow_step`; how ``lerobot-train`` trains the motion head), moves tensors to
 the policy's device and normalizes state/action with the dataset statistics; the post-processor
 unnormalizes predicted actions and moves them to the CPU. Both are lerobot ``PolicyProcessorPipeline`` objects: ``save_pretrained(dir)``
 writes their JSON + safetensors (the statistics) next to the policy weights, and
@@ -26,7 +26,7 @@ from lerobot.processor.converters import (
 
 from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.policy.flow_step import FlowTargetsStep
+from motionvla.policy.motion_head.flow_step import FlowTargetsStep
 
 PREPROCESSOR_FILE = "policy_preprocessor.json"
 POSTPROCESSOR_FILE = "policy_postprocessor.json"

@@ -9,7 +9,7 @@ from motionvla.datasets.flow_targets import FlowTargetConfig, future_flows
 from motionvla.errors import UserError
 from motionvla.flow import FlowEstimator
 from motionvla.policy import MotionVLAPolicy, load_processors, make_motionvla_pre_post_processors
-from motionvla.policy.flow_step import STEP_NAME, FlowTargetsStep
+from motionvla.policy.motion_head.flow_step import STEP_NAME, FlowTargetsStep
 
 CAM = "observation.images.front"
 

@@ -30,7 +30,7 @@ from lerobot.utils.constants import OBS_LANGUAGE_ATTENTION_MASK, OBS_LANGUAGE_TO
 from transformers.models.auto import CONFIG_MAPPING
 
 from motionvla.errors import UserError
-from motionvla.policy.flow_step import FlowTargetsStep
+from motionvla.policy.motion_head.flow_step import FlowTargetsStep
 from motionvla.policy.pi05_motion import PI05MotionConfig
 from motionvla.policy.pi05_motion.describe import describe_on_meta
 from motionvla.policy.pi05_motion.modeling_pi05_motion import CheckpointError, PI05MotionPolicy

@@ -13,7 +13,7 @@ import torch
 
 from motionvla.errors import UserError
 from motionvla.policy import MotionVLAConfig, MotionVLAPolicy, load_processors
-from motionvla.policy.flow_step import STEP_NAME
+from motionvla.policy.motion_head.flow_step import STEP_NAME
 
 TINY = ["--policy.hidden_size=32", "--policy.action_hidden_size=32", "--policy.motion_resolution=16",
         "--policy.chunk_size=4", "--policy.n_action_steps=4", "--policy.num_inference_steps=2"]

@@ -3,6 +3,9 @@
 - :class:`MotionHeadConfig` (:mod:`.config`): the ``motion_*`` / ``flow_*`` options, their checks, the frames the
   dataset loads for the targets, the motion camera.
 - :class:`MotionHead` (:mod:`.head`): the motion DiT with ``batch_loss`` / ``batch_sample`` on backbone features.
+- :mod:`.flow_step`: the pre-processor step that makes the targets under ``lerobot-train`` (``motionvla train``
+  reads them from its flow cache, :mod:`motionvla.datasets.flow_targets`); the codec scale both measure with
+  :func:`motionvla.flow.codec_scale`.
 """
 
 from motionvla.policy.motion_head.config import EMPTY_CAMERA_MARK, MotionHeadConfig

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from motionvla.datasets.flow_targets import MOTION_KEY
 from motionvla.errors import UserError
-from motionvla.policy.flow_step import STEP_NAME
+from motionvla.policy.motion_head.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
 from motionvla.policy.pi05_motion.prefix import PrefixCapture

@@ -3,7 +3,7 @@
 lerobot's π0.5 pre-processor: rename → batch → relative actions → normalize → state-into-prompt → PaliGemma
 tokenizer → device. With a motion head the dataset yields frames t, t+s, ..., t+K*s of every observation key
 (``observation_delta_indices``), and the π0.5 steps after batching expect single frames (the state is written
-into the prompt, the relative-action step subtracts it), so :class:`~motionvla.policy.flow_step.FlowTargetsStep`
+into the prompt, the relative-action step subtracts it), so :class:`~motionvla.policy.motion_head.flow_step.FlowTargetsStep`
 goes right after batching: it makes ``motion (B, K, 2, h, w)`` / ``motion_mask (B, K)`` and cuts every
 observation to frame t. Observations without a time axis (acting) pass through it unchanged. The
 post-processor is π0.5's.
@@ -17,7 +17,7 @@ import torch
 from lerobot.policies.pi05.processor_pi05 import make_pi05_pre_post_processors
 from lerobot.processor import AddBatchDimensionProcessorStep, PolicyProcessorPipeline
 
-from motionvla.policy.flow_step import FlowTargetsStep
+from motionvla.policy.motion_head.flow_step import FlowTargetsStep
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
 
 
