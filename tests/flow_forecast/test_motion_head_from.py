@@ -26,9 +26,10 @@ def private_copy(demos, tmp_path):
 
 def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_demos, tiny_policy_args, tmp_path,
                                                      capsys):
-    forecaster = tmp_path / "forecaster"
+    forecaster = tmp_path / "forecaster"  # the kind the project's recipe trains: observed flow + grounding maps
     assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={forecaster}", "--train.steps=3",
-                 "--train.batch_size=4", "--train.progress=false", *FORECASTER]) == 0
+                 "--train.batch_size=4", "--train.progress=false", "--model.past_flow_condition=true",
+                 "--model.grounding_maps=2", "--model.prediction=sample", *FORECASTER]) == 0
     demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     policy_run = tmp_path / "policy"
     args = ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--train.batch_size=4",
@@ -38,8 +39,11 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     assert "tensors from the forecaster" in capsys.readouterr().out
     policy = MotionVLAPolicy.from_pretrained(str(policy_run / "pretrained_model"))
     assert policy.config.motion_condition_frames == 2 and policy.config.motion_resolution == 16
-    dit = {k[len("dit."):]: v for k, v in load_file(str(forecaster / "pretrained_model" / "model.safetensors")).items()
-           if k.startswith("dit.")}
+    assert (policy.config.motion_past_flows, policy.config.motion_grounding_maps) == (1, 2)
+    assert policy.config.motion_prediction == "sample"
+    saved = load_file(str(forecaster / "pretrained_model" / "model.safetensors"))
+    dit = {k[len("dit."):]: v for k, v in saved.items() if k.startswith("dit.")}
+    dit.update({k: v for k, v in saved.items() if k.startswith("grounding.")})
     own = policy.motion_head.state_dict()
     # The policy's head also reads the image-token grid (motion_feature_channels): its own projection, and extra
     # patch-embedding input channels after the forecaster's, which start at zero.
