@@ -1,137 +1,222 @@
-"""`motionvla ablate`: action-only (``motion_weight=0``) vs dual-head, equal budgets, several seeds.
+"""`motionvla ablate`: does the motion head help? A resumable grid of arms x regimes x seeds, paired by seed.
 
-For each seed and variant: train on the same demos with the same steps, batch and learning rate (only
-``motion_weight`` differs), then evaluate on the same env seeds. Writes ``<out>/results.md`` (mean ± std
-success per task over seeds), ``<out>/results.json`` (every run's numbers) and ``<out>/loss_curves.png``.
-Finished runs are reused when the command is run again (``--out`` keeps them), so an interrupted
-ablation resumes where it stopped.
+Arms: ``action-only`` (``motion_weight=0``), ``dual-head`` (the motion head from scratch), ``dual-head-forecaster``
+(the head started from ``--forecaster=RUN``). Regimes: demos per task (``30``: the first 30 episodes of each task;
+``all``). Training seed ``s`` gives every arm the same initialisation of the shared parts (built first, from the
+same seed) and the same data order; every run is evaluated on the same env seeds (1000+), so arm and baseline
+pair by (seed, task, env seed). Per regime, ``results.md`` has success per arm (mean ± std over seeds, per task)
+and the paired difference to action-only with a 95 % bootstrap interval (:mod:`motionvla.evaluation.paired`);
+``results.json`` the numbers, ``ablation.png`` the differences with their intervals.
+
+Resumable: each finished run writes ``<out>/<regime>/<arm>_seed<s>/result.json`` at once and is skipped when the
+grid runs again; a killed run resumes from its last checkpoint. ``--workers=2`` runs two single-threaded runs
+side by side. An ``--out`` folder holding a grid with other settings is refused (start a new folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import platform
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from motionvla.configs import format_config, save_config
+from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option names as `motionvla train`
+from motionvla.configs import format_config
+from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
 from motionvla.utils.atomic import atomic_write_json, atomic_write_text
 
-VARIANTS = {"action-only": 0.0, "dual-head": None}  # None: the policy config's own motion_weight
+ARMS = ("action-only", "dual-head", "dual-head-forecaster")
+BASELINE_ARM = "action-only"
+GRID_FILE = "grid.json"
 
 
 def _train() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=1000,
+    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=500,
                        progress=False)
 
 
 @dataclass
 class Config:
-    """Train and evaluate action-only vs dual-head policies with equal budgets over several seeds."""
+    """Train and evaluate the arms of the motion ablation on equal budgets, paired by seed, over regimes."""
 
     # A LeRobotDataset v3 folder (default: the quickstart's demos; run `make demo` first).
     dataset_root: str = "outputs/quickstart/demos"
     repo_id: str = "local/quickstart"
+    # Comma-separated arms: action-only, dual-head, dual-head-forecaster.
+    arms: str = "action-only,dual-head"
+    # Comma-separated regimes: demos per task (the first N episodes of each task), or "all".
+    regimes: str = "all"
     seeds: int = 3
+    # The forecaster run the dual-head-forecaster arm starts its motion head from.
+    forecaster: str = ""
     out: str = "outputs/ablation"
+    # Runs side by side (each single-threaded); 1 = one after another in this process.
+    workers: int = 1
     policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
     train: TrainConfig = field(default_factory=_train)
     eval_episodes: int = 20
-    eval_workers: int = 2
+    eval_workers: int = 1
     # Camera side used for evaluation (must match the demos).
     image_size: int = 64
 
 
-def _run_one(cfg: Config, variant: str, seed: int) -> dict[str, Any]:
-    """Train + evaluate one (variant, seed), or read the results of an earlier finished run."""
+def parse_grid(cfg: Config) -> tuple[list[str], list[str]]:
+    """The arms and regimes asked for, or a one-line error listing the accepted ones."""
+    arms = [a.strip() for a in cfg.arms.split(",") if a.strip()]
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise UserError(f"unknown arm(s) {', '.join(bad) or '(none given)'}; accepted: {', '.join(ARMS)}")
+    regimes = [r.strip() for r in cfg.regimes.split(",") if r.strip()]
+    bad = [r for r in regimes if r != "all" and not (r.isdigit() and int(r) > 0)]
+    if bad or not regimes:
+        raise UserError(f"unknown regime(s) {', '.join(bad) or '(none given)'}; accepted: 'all' or a number of demos "
+                        "per task, e.g. --regimes=30,10")
+    if "dual-head-forecaster" in arms and not cfg.forecaster:
+        raise UserError("the dual-head-forecaster arm needs --forecaster=RUN (a `motionvla forecast train` run)")
+    if cfg.seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {cfg.seeds}")
+    return arms, regimes
+
+
+def regime_episodes(dataset_root: str, repo_id: str, regime: str) -> str:
+    """The ``--episodes`` spec of a regime: the first N episodes of each task ("" = all)."""
+    if regime == "all":
+        return ""
+    from motionvla.datasets.reading import episode_records
+    from motionvla.train.policy_data import open_dataset
+
+    per_task: dict[str, list[int]] = {}
+    for record in episode_records(open_dataset(dataset_root, repo_id)):
+        per_task.setdefault(record["task"], []).append(record["episode_index"])
+    short = {task: len(eps) for task, eps in per_task.items() if len(eps) < int(regime)}
+    if short:
+        raise UserError(f"regime {regime} needs {regime} demos per task; {dataset_root} has fewer for {short}")
+    return ",".join(str(i) for eps in per_task.values() for i in sorted(eps)[: int(regime)])
+
+
+def grid_settings(cfg: Config) -> dict[str, Any]:
+    """What every run of a grid shares; a folder is reused only for the same settings (arms, regimes and seeds
+    may grow)."""
+    settings = config_to_dict(cfg)
+    for key in ("arms", "regimes", "seeds", "out", "workers", "eval_workers"):
+        settings.pop(key, None)
+    settings["train"].pop("output_dir", None)
+    settings["train"].pop("seed", None)
+    return settings
+
+
+def check_folder(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse an output folder whose grid had other settings, naming them."""
+    path = out / GRID_FILE
+    if not path.is_file():
+        return
+    old = json.loads(path.read_text())
+
+    def flat(d: dict, prefix: str = "") -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        for k, v in d.items():
+            items.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return items
+
+    a, b = flat(old), flat(json.loads(json.dumps(settings)))
+    differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if differ:
+        raise UserError(f"{out} holds a grid run with other settings ({', '.join(differ[:6])}"
+                        f"{' ...' if len(differ) > 6 else ''}); give a new --out folder")
+
+
+def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, threads: int | None) -> dict[str, Any]:
+    """Train + evaluate one run (resuming its training if a checkpoint exists); writes and returns its result."""
+    import torch
+
     from motionvla.cli import eval as eval_cli
     from motionvla.cli import train as train_cli
-    from motionvla.train import read_metrics
 
-    run_dir = Path(cfg.out) / f"{variant}_seed{seed}"
-    eval_info = run_dir / "eval" / "eval_info.json"
-    if eval_info.is_file():
-        print(f"{run_dir.name}: finished earlier, reusing its results")
-        return {"eval": json.loads(eval_info.read_text()), "metrics": read_metrics(run_dir / "train")}
-    weight = VARIANTS[variant]
-    policy = dataclasses.replace(cfg.policy, motion_weight=cfg.policy.motion_weight if weight is None else weight)
+    if threads:
+        torch.set_num_threads(threads)
+    run_dir = Path(cfg.out) / regime / f"{arm}_seed{seed}"
+    policy = cfg.policy
+    if arm == BASELINE_ARM:
+        policy = dataclasses.replace(policy, motion_weight=0.0)
+    elif arm == "dual-head-forecaster":
+        policy = dataclasses.replace(policy, motion_head_from=cfg.forecaster)
     train = dataclasses.replace(cfg.train, seed=seed, output_dir=str(run_dir / "train"),
                                 resume=(run_dir / "train" / "checkpoints").is_dir())
-    print(f"\n=== {run_dir.name}: train (motion_weight={policy.motion_weight}) ===")
-    t = time.perf_counter()
+    start = time.perf_counter()
     trained = train_cli.run(train_cli.Config(dataset_root=cfg.dataset_root, repo_id=cfg.repo_id, policy=policy,
-                                             train=train))
-    train_s = time.perf_counter() - t
-    print(f"\n=== {run_dir.name}: evaluate ===")
+                                             train=train, episodes=episodes))
+    train_s = time.perf_counter() - start
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
     cameras = ",".join(k.removeprefix("observation.images.") for k in image_keys)
     info = eval_cli.run(eval_cli.Config(policy=trained["pretrained_dir"], episodes=cfg.eval_episodes,
-                                        workers=cfg.eval_workers, out=str(run_dir / "eval"), image_size=cfg.image_size,
-                                        cameras=cameras, videos_per_task=0, overwrite=True))
-    info["train_seconds"] = train_s
-    return {"eval": info, "metrics": read_metrics(run_dir / "train")}
-
-
-def summarize(results: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{variant: {task or "overall": {"mean", "std", "values"}}}`` of success % over seeds (std: population)."""
-    table: dict[str, dict[str, dict[str, Any]]] = {}
-    for variant, by_seed in results.items():
-        infos = [r["eval"] for r in by_seed.values()]
-        tasks = list(infos[0]["per_task"])
-        rows = {task: [i["per_task"][task]["pc_success"] for i in infos] for task in tasks}
-        rows["overall"] = [i["overall"]["pc_success"] for i in infos]
-        table[variant] = {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for k, v in rows.items()}
-    return table
-
-
-def markdown_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
-    variants = list(table)
-    keys = list(next(iter(table.values())))
-    lines = ["| task | " + " | ".join(f"{v} (mean ± std %)" for v in variants) + " |", "|---|" + "---:|" * len(variants)]
-    for key in keys:
-        cells = [f"{table[v][key]['mean']:.1f} ± {table[v][key]['std']:.1f}" for v in variants]
-        name = f"**{key}**" if key == "overall" else key
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+                                        workers=cfg.eval_workers, out=str(run_dir / "eval"),
+                                        image_size=cfg.image_size, cameras=cameras, videos_per_task=0,
+                                        overwrite=True))
+    result = {"regime": regime, "arm": arm, "seed": seed, "train_seconds": round(train_s, 1),
+              "seconds": round(time.perf_counter() - start, 1), "eval": info}
+    atomic_write_json(run_dir / "result.json", result)
+    return result
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.reports.policy_report import plot_loss_curves
+    from motionvla.evaluation.ablation_report import write_ablation_report
 
-    if cfg.seeds < 1:
-        raise UserError(f"--seeds must be >= 1, got {cfg.seeds}")
+    arms, regimes = parse_grid(cfg)
     if not (Path(cfg.dataset_root) / "meta" / "info.json").is_file():
         raise UserError(f"no LeRobotDataset at {cfg.dataset_root}; record one first (make demo, or motionvla record-demos)")
+    if "dual-head-forecaster" in arms:
+        from motionvla.policy.motion_head_init import adopt_forecaster_shapes
+
+        adopt_forecaster_shapes(cfg.policy, cfg.forecaster)  # a forecaster that cannot fit: refused before any run
     out = Path(cfg.out)
+    settings = grid_settings(cfg)
+    check_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / GRID_FILE, settings)
     print(format_config(cfg))
-    save_config(cfg, out)
-    start = time.perf_counter()
-    results: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in VARIANTS}
-    for seed in range(cfg.seeds):
-        for variant in VARIANTS:
-            results[variant][seed] = _run_one(cfg, variant, seed)
-    table = summarize(results)
-    curves = {f"{v} seed {s}": r["metrics"] for v, by_seed in results.items() for s, r in by_seed.items()}
-    plot_loss_curves(curves, out / "loss_curves.png", keys=("action_loss",))
-    machine = f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores, {platform.python_version()}"
-    text = "\n".join([
-        f"# Ablation: action-only vs dual-head ({cfg.seeds} seeds)", "",
-        f"Dataset {cfg.dataset_root}; {cfg.train.steps} steps x batch {cfg.train.batch_size} each; "
-        f"{cfg.eval_episodes} eval episodes per task per run (env seeds 1000+). Machine: {machine}.", "",
-        markdown_table(table), "",
-        f"Total wall time {time.perf_counter() - start:.0f} s.",
-    ])
-    atomic_write_text(out / "results.md", text + "\n")
-    atomic_write_json(out / "results.json", {"table": table, "config": cfg.train.__dict__ | {"seeds": cfg.seeds},
-                                              "runs": {v: {s: r["eval"]["overall"] for s, r in b.items()} for v, b in results.items()}})
-    print("\n" + text)
-    return {"table": table, "results_md": str(out / "results.md")}
+    spec = {regime: regime_episodes(cfg.dataset_root, cfg.repo_id, regime) for regime in regimes}
+    grid = [(regime, arm, seed) for regime in regimes for seed in range(cfg.seeds) for arm in arms]
+    results: dict[tuple[str, str, int], dict[str, Any]] = {}
+    todo = []
+    for key in grid:
+        done = out / key[0] / f"{key[1]}_seed{key[2]}" / "result.json"
+        if done.is_file():
+            results[key] = json.loads(done.read_text())
+            print(f"{key[0]}/{key[1]}_seed{key[2]}: finished earlier, reusing its result")
+        else:
+            todo.append(key)
+    started, finished = time.perf_counter(), 0
+
+    def progress(key: tuple[str, str, int], result: dict[str, Any]) -> None:
+        nonlocal finished
+        finished += 1
+        per_run = (time.perf_counter() - started) / finished
+        eta = per_run * (len(todo) - finished) / max(1, cfg.workers)
+        print(f"[{finished}/{len(todo)}] {key[0]}/{key[1]}_seed{key[2]}: success "
+              f"{result['eval']['overall']['pc_success']:.1f} % (train {result['train_seconds']:.0f} s); "
+              f"ETA {eta / 60:.0f} min", flush=True)
+
+    if cfg.workers <= 1:
+        for key in todo:
+            results[key] = run_one(cfg, key[0], spec[key[0]], key[1], key[2], None)
+            progress(key, results[key])
+    else:
+        with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, cfg, key[0], spec[key[0]], key[1], key[2], 1): key for key in todo}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                progress(futures[future], results[futures[future]])
+    summary = write_ablation_report(out, results, arms, regimes, cfg.seeds,
+                                    f"{cfg.train.steps} steps x batch {cfg.train.batch_size}; {cfg.eval_episodes} "
+                                    f"eval episodes per task per run (env seeds 1000+); dataset {cfg.dataset_root}; "
+                                    f"{os.cpu_count()} CPU cores")
+    print("\n" + summary["text"])
+    return summary

@@ -49,7 +49,9 @@ def run(cfg: Config) -> dict[str, Any]:
                     save_extra=make_save_extra(policy.config, ready.preprocessor, ready.postprocessor),
                     accelerator=accelerator, run_config={"policy": dataclasses.asdict(policy.config)})
     if main:
-        print(f"trained {summary['step']} steps in {summary['seconds']:.0f} s, final loss {summary['final_loss']:.4f}")
+        final = summary.get("final_loss")  # None when a resumed run had nothing left to train
+        loss = f", final loss {final:.4f}" if final is not None else " (nothing left to train: resumed at the end)"
+        print(f"trained {summary['step']} steps in {summary['seconds']:.0f} s{loss}")
         print(f"policy: {summary['pretrained_dir']}  (evaluate: motionvla eval --policy={summary['pretrained_dir']})")
     return summary
 

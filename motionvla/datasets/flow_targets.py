@@ -350,12 +350,13 @@ class FlowTargets:
         mask = np.asarray(handle.get_slice("mask")[row : row + 1]).astype(bool)[0]
         return flows, mask
 
-    def magnitudes(self, max_episodes: int = 64) -> Iterator[np.ndarray]:
+    def magnitudes(self, max_episodes: int = 64, episodes: list[int] | None = None) -> Iterator[np.ndarray]:
         """Per-pixel flow magnitudes (pixels, flattened) of the valid flows of up to ``max_episodes`` episodes spread
-        evenly over the cache (deterministic: no random sampling), one array per episode; what
-        :func:`motionvla.flow.codec_scale` measures the codec's scale from."""
-        step = max(1, len(self.episodes) // max_episodes)
-        for ep in self.episodes[::step]:
+        evenly over the cache (or over ``episodes``, the indices trained on; deterministic: no random sampling),
+        one array per episode; what :func:`motionvla.flow.codec_scale` measures the codec's scale from."""
+        pool = self.episodes if episodes is None else [e for e in self.episodes if e["episode_index"] in set(episodes)]
+        step = max(1, len(pool) // max_episodes)
+        for ep in pool[::step]:
             flows, mask = self.episode(ep["episode_index"])
             yield flow_magnitudes(flows, mask)
 

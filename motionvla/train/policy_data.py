@@ -42,11 +42,12 @@ ITEM_KEYS = ("action", "action_is_pad", STATE_KEY, "task", MOTION_KEY, MOTION_MA
 PRELOAD_MAX_BYTES = 8 * 2**30
 
 
-def open_dataset(root: str | Path | None, repo_id: str, delta_timestamps: dict[str, list[float]] | None = None) -> Any:
+def open_dataset(root: str | Path | None, repo_id: str, delta_timestamps: dict[str, list[float]] | None = None,
+                 episodes: list[int] | None = None) -> Any:
     """A LeRobotDataset (pyav decoding: no system FFmpeg libraries needed), or a clear error.
 
     ``root``: a local dataset folder; None (or "") = lerobot's own copy of the hub dataset ``repo_id``
-    (``$HF_LEROBOT_HOME/<repo_id>``), downloaded on first use.
+    (``$HF_LEROBOT_HOME/<repo_id>``), downloaded on first use. ``episodes``: only these episode indices.
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
@@ -54,9 +55,10 @@ def open_dataset(root: str | Path | None, repo_id: str, delta_timestamps: dict[s
         root = Path(root)
         if not (root / "meta" / "info.json").is_file():
             raise UserError(f"{root} is not a LeRobotDataset v3 folder (no meta/info.json)")
-        return LeRobotDataset(repo_id, root=root, delta_timestamps=delta_timestamps, video_backend="pyav")
+        return LeRobotDataset(repo_id, root=root, delta_timestamps=delta_timestamps, episodes=episodes,
+                              video_backend="pyav")
     try:
-        return LeRobotDataset(repo_id, delta_timestamps=delta_timestamps, video_backend="pyav")
+        return LeRobotDataset(repo_id, delta_timestamps=delta_timestamps, episodes=episodes, video_backend="pyav")
     except Exception as e:  # noqa: BLE001 - hub / network / format errors: one line naming the dataset
         reason = str(e).splitlines()[0] if str(e) else ""
         raise UserError(f"could not load the hub dataset {repo_id} ({type(e).__name__}: {reason}); "
@@ -152,11 +154,11 @@ def flow_target_config(config: MotionVLAConfig, rename_map: dict[str, str] | Non
     return FlowTargetConfig.for_motion_head(config, dataset_key(config.flow_camera(), rename_map or {}))
 
 
-def resolve_flow_scale(config: MotionVLAConfig, targets: FlowTargets) -> MotionVLAConfig:
+def resolve_flow_scale(config: MotionVLAConfig, targets: FlowTargets, episodes: list[int] | None = None) -> MotionVLAConfig:
     """``config`` with ``flow_max_magnitude`` measured from the flow cache if it is 0 (else unchanged)."""
     if config.flow_max_magnitude > 0:
         return config
-    scale = codec_scale(targets.magnitudes(), config.flow_scale_percentile, f"the flow cache {targets.cache_dir}",
+    scale = codec_scale(targets.magnitudes(episodes=episodes), config.flow_scale_percentile, f"the flow cache {targets.cache_dir}",
                         "--policy.flow_max_magnitude")
     return dataclasses.replace(config, flow_max_magnitude=scale)
 
@@ -170,7 +172,8 @@ def preload_bytes(meta: Any, image_keys: list[str], rename_map: dict[str, str] |
     return per_frame * int(meta.total_frames)
 
 
-def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionVLAConfig, preload: bool = True, progress: bool = True,
+def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionVLAConfig, preload: bool = True,
+                          progress: bool = True, episodes: list[int] | None = None,
                           rename_map: dict[str, str] | None = None) -> tuple[Dataset, Any, MotionVLAConfig]:
     """The policy's training items: images, state, action chunk (+ ``action_is_pad``), task, and (when
     ``motion_weight > 0``) ``motion``/``motion_mask`` from the flow cache; keys renamed by ``rename_map``.
@@ -186,11 +189,13 @@ def make_training_dataset(root: str | Path | None, repo_id: str, config: MotionV
     probe = open_dataset(root, repo_id)
     fps = float(probe.meta.fps)
     delta = {ACTION_KEY: [i / fps for i in range(config.chunk_size)]}
-    dataset: Any = open_dataset(root, repo_id, delta_timestamps=delta)
+    # Only the chosen episodes are trained on; the flow cache covers the whole dataset (its frames are looked up
+    # by global index, so a subset reads the same targets).
+    dataset: Any = open_dataset(root, repo_id, delta_timestamps=delta, episodes=episodes)
     if config.motion_weight > 0:
         cache = build_flow_cache(probe, flow_target_config(config, rename_map), progress=progress)
         targets = FlowTargets(cache)
-        config = resolve_flow_scale(config, targets)
+        config = resolve_flow_scale(config, targets, episodes)  # measured on the episodes trained on
         dataset = WithFlowTargets(dataset, targets, past_stride=config.flow_stride if config.motion_past_flows else 0)
     if rename_map:
         dataset = RenamedItems(dataset, rename_map)

@@ -39,6 +39,8 @@ class PolicyTrainConfig:
     rename_map: dict[str, str] = field(default_factory=dict)
     policy: MotionVLAConfig = field(default_factory=_tiny_policy)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # Train on these episodes only: comma-separated indices or ranges ('0:10,30:40'); empty = all.
+    episodes: str = ""
     # Start from a trained checkpoint folder (fine-tuning) instead of fresh weights.
     init_from: str = ""
     # Read the whole dataset into memory first (much faster for small datasets on CPU); datasets too big
@@ -99,8 +101,14 @@ def prepare(cfg: PolicyTrainConfig, accelerator: Any) -> Prepared:
         from motionvla.policy.motion_head_init import adopt_forecaster_shapes
 
         policy_cfg = adopt_forecaster_shapes(policy_cfg, policy_cfg.motion_head_from)
+    episodes = None
+    if cfg.episodes:
+        from motionvla.flow_forecast.lerobot_data import parse_episodes
+
+        episodes = sorted(parse_episodes(cfg.episodes, int(meta.total_episodes)))
+        notes.append(f"training on {len(episodes)} of {meta.total_episodes} episodes (--episodes={cfg.episodes})")
     dataset, meta, policy_cfg = _main_first(accelerator, lambda main: make_training_dataset(
-        root, cfg.repo_id, policy_cfg, preload=cfg.preload, progress=cfg.train.progress and main,
+        root, cfg.repo_id, policy_cfg, preload=cfg.preload, progress=cfg.train.progress and main, episodes=episodes,
         rename_map=cfg.rename_map))
     cfg = dataclasses.replace(cfg, policy=policy_cfg)
     policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)

@@ -1,12 +1,10 @@
-"""`motionvla ablate` at a tiny size: both variants, every seed, a mean ± std table, finished runs reused."""
+"""`motionvla ablate` at a tiny size: a grid of arms x seeds, resumable, paired by seed; its refusals."""
 
 import json
 
 import pytest
 
-from motionvla.cli.ablate import markdown_table, summarize
 from motionvla.cli.main import main
-
 
 
 @pytest.fixture(scope="module")
@@ -14,32 +12,72 @@ def demos(record_tiny_demos):
     return record_tiny_demos("push_red_left")
 
 
-def test_ablate_trains_both_variants_per_seed_and_writes_the_table(demos, tiny_policy_args, tmp_path, capsys):
-    argv = ["ablate", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--seeds=2", f"--out={tmp_path}",
-            "--train.steps=2", "--train.batch_size=4", "--eval_episodes=1", "--eval_workers=1", "--image_size=32", *tiny_policy_args]
+def grid_argv(demos, out, tiny_policy_args, *extra):
+    return ["ablate", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--seeds=2", f"--out={out}",
+            "--arms=action-only,dual-head", "--regimes=all", "--train.steps=2", "--train.batch_size=4",
+            "--eval_episodes=2", "--eval_workers=1", "--image_size=32", *tiny_policy_args, *extra]
+
+
+def test_a_grid_runs_every_arm_and_seed_resumes_without_redoing_and_pairs_by_seed(demos, tiny_policy_args, tmp_path,
+                                                                                     capsys):
+    out = tmp_path / "grid"
+    argv = grid_argv(demos, out, tiny_policy_args)
     assert main(argv) == 0
-    runs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    runs = sorted(p.name for p in (out / "all").iterdir() if p.is_dir())
     assert runs == ["action-only_seed0", "action-only_seed1", "dual-head_seed0", "dual-head_seed1"]
     for run in runs:
-        config = json.loads((tmp_path / run / "train" / "pretrained_model" / "config.json").read_text())
+        config = json.loads((out / "all" / run / "train" / "pretrained_model" / "config.json").read_text())
         assert config["motion_weight"] == (0.0 if run.startswith("action-only") else 1.0)
-        assert (tmp_path / run / "eval" / "eval_info.json").is_file()
-    results = (tmp_path / "results.md").read_text()
-    assert "| tabletop/push_red_left |" in results and "±" in results and "(2 seeds)" in results
-    assert (tmp_path / "loss_curves.png").is_file()
+    result = json.loads((out / "results.json").read_text())
+    paired = result["summary"]["all"]["paired"]["dual-head"]
+    one = json.loads((out / "all" / "dual-head_seed0" / "result.json").read_text())["eval"]
+    episodes_per_run = sum(len(row["episodes"]) for row in one["per_task"].values())
+    assert episodes_per_run == 2 * len(one["per_task"])  # --eval_episodes=2 of every task
+    assert (paired["seeds"], paired["pairs"]) == (2, 2 * episodes_per_run)  # seeds x (task, env seed) pairs
+    assert "dual-head vs action-only" in (out / "results.md").read_text()
+    assert (out / "ablation.png").is_file() or paired["low"] == paired["high"]
     capsys.readouterr()
-    # Run again: every finished run is reused, nothing retrained.
+    # A run killed before it finished (no result.json) is redone; the finished ones are reused.
+    (out / "all" / "dual-head_seed1" / "result.json").unlink()
     assert main(argv) == 0
-    assert capsys.readouterr().out.count("finished earlier, reusing its results") == 4
+    printed = capsys.readouterr().out
+    assert printed.count("finished earlier, reusing its result") == 3 and "[1/1] all/dual-head_seed1" in printed
 
 
-def test_summary_statistics_are_over_seeds():
-    def info(pc):
-        return {"per_task": {"t": {"pc_success": pc}}, "overall": {"pc_success": pc}}
+def test_summary_units_are_seed_task_episode_pairs():
+    from motionvla.evaluation.ablation_report import summarize
 
-    table = summarize({"a": {0: {"eval": info(10.0)}, 1: {"eval": info(30.0)}}})
-    assert table["a"]["t"]["mean"] == 20.0 and table["a"]["t"]["std"] == 10.0
-    assert "20.0 ± 10.0" in markdown_table(table)
+    def result(successes):
+        return {"eval": {"per_task": {"t": {"pc_success": 50.0, "episodes": [
+            {"seed": 1000 + i, "success": ok} for i, ok in enumerate(successes)]}}, "overall": {"pc_success": 50.0}}}
+
+    results = {("all", "action-only", 0): result([False, False]), ("all", "dual-head", 0): result([True, False]),
+               ("all", "action-only", 1): result([True, False]), ("all", "dual-head", 1): result([True, True]),
+               ("all", "dual-head", 2): result([True, True])}  # seed 2 has no baseline: not paired
+    diff = summarize(results, ["action-only", "dual-head"], ["all"], seeds=3)["all"]["paired"]["dual-head"]
+    assert (diff["seeds"], diff["pairs"]) == (2, 4) and diff["mean"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--arms=action-only,magic"], "unknown arm(s) magic; accepted: action-only, dual-head, dual-head-forecaster"),
+    (["--regimes=30,lots"], "unknown regime(s) lots"),
+    (["--arms=dual-head-forecaster"], "needs --forecaster=RUN"),
+])
+def test_bad_grids_are_refused_in_one_line(demos, tiny_policy_args, tmp_path, capsys, extra, message):
+    assert main(grid_argv(demos, tmp_path / "g", tiny_policy_args, *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "g").exists()
+
+
+def test_a_folder_with_another_grid_is_refused_naming_the_settings(demos, tiny_policy_args, tmp_path, capsys):
+    from motionvla.cli.ablate import GRID_FILE
+
+    out = tmp_path / "g"
+    out.mkdir()
+    (out / GRID_FILE).write_text(json.dumps({"eval_episodes": 5}))
+    assert main(grid_argv(demos, out, tiny_policy_args)) == 2
+    err = capsys.readouterr().err
+    assert "holds a grid run with other settings" in err and "eval_episodes" in err and "new --out" in err
 
 
 def test_missing_dataset_is_a_one_line_error(tmp_path, capsys):

@@ -257,6 +257,6 @@ def test_still_scene_scale_is_refused(tmp_path, dataset, default_cache, monkeypa
     from motionvla.train.policy_data import resolve_flow_scale
 
     targets = FlowTargets(default_cache)
-    monkeypatch.setattr(targets, "magnitudes", lambda: iter([np.zeros(100, dtype=np.float32)]))
+    monkeypatch.setattr(targets, "magnitudes", lambda **kw: iter([np.zeros(100, dtype=np.float32)]))
     with pytest.raises(UserError, match="nothing moves.*--policy.flow_max_magnitude"):
         resolve_flow_scale(MotionVLAConfig(device="cpu"), targets)

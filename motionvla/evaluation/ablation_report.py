@@ -1,0 +1,91 @@
+"""The ablation's report: success per arm over seeds, the paired difference to action-only, a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from motionvla.evaluation.paired import paired_difference, seed_table, verdict
+from motionvla.utils.atomic import atomic_write_json, atomic_write_text
+
+BASELINE_ARM = "action-only"
+
+
+def summarize(results: dict[tuple[str, str, int], dict[str, Any]], arms: list[str], regimes: list[str],
+              seeds: int) -> dict[str, Any]:
+    """Per regime: ``{"arms": {arm: seed_table}, "paired": {arm: paired difference to action-only}}``.
+
+    ``results``: ``{(regime, arm, seed): result}`` with ``result["eval"]`` an eval_info; only seeds ``0..seeds-1``
+    count, and a pair needs the same seed and env episode in both arms.
+    """
+    out: dict[str, Any] = {}
+    for regime in regimes:
+        by_arm = {arm: {s: results[(regime, arm, s)]["eval"] for s in range(seeds) if (regime, arm, s) in results}
+                  for arm in arms}
+        entry: dict[str, Any] = {"arms": {arm: seed_table(runs) for arm, runs in by_arm.items() if runs}, "paired": {}}
+        if BASELINE_ARM in by_arm and by_arm[BASELINE_ARM]:
+            for arm in arms:
+                if arm != BASELINE_ARM and by_arm[arm]:
+                    diff = paired_difference(by_arm[arm], by_arm[BASELINE_ARM])
+                    entry["paired"][arm] = {**diff, "verdict": verdict(diff)}
+        out[regime] = entry
+    return out
+
+
+def markdown(summary: dict[str, Any], seeds: int, description: str) -> str:
+    lines = [f"# Ablation: does the motion head help? ({seeds} seeds per arm and regime, paired by seed)", "",
+             description, ""]
+    for regime, entry in summary.items():
+        arms = list(entry["arms"])
+        tasks = list(next(iter(entry["arms"].values()))) if arms else []
+        lines += [f"## Regime: {regime} demos per task" if regime != "all" else "## Regime: all demos", "",
+                  "| task | " + " | ".join(f"{a} (mean ± std %)" for a in arms) + " |", "|---|" + "---:|" * len(arms)]
+        for task in tasks:
+            name = f"**{task}**" if task == "overall" else task
+            lines.append(f"| {name} | " + " | ".join(
+                f"{entry['arms'][a][task]['mean']:.1f} ± {entry['arms'][a][task]['std']:.1f}" for a in arms) + " |")
+        for arm, diff in entry["paired"].items():
+            lines.append(f"\n{arm} vs {BASELINE_ARM}: {diff['verdict']} ({diff['pairs']} paired episodes over "
+                         f"{diff['seeds']} seeds, 95 % bootstrap interval).")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], path: Path) -> Path | None:
+    """Bars: each arm's paired difference to action-only per regime, with its 95 % interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(regime, arm, d) for regime, entry in summary.items() for arm, d in entry["paired"].items()]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(rows)), 3.4))
+    means = [d["mean"] for _, _, d in rows]
+    errors = [[d["mean"] - d["low"] for _, _, d in rows], [d["high"] - d["mean"] for _, _, d in rows]]
+    ax.bar(range(len(rows)), means, yerr=errors, capsize=5, color="#4c72b0")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(rows)), [f"{arm}\n({regime})" for regime, arm, _ in rows], fontsize=8)
+    ax.set_ylabel(f"success − {BASELINE_ARM} (points)")
+    ax.set_title("paired difference to action-only, 95 % bootstrap interval", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_ablation_report(out: Path, results: dict[tuple[str, str, int], dict[str, Any]], arms: list[str],
+                          regimes: list[str], seeds: int, description: str) -> dict[str, Any]:
+    """Writes ``results.md``, ``results.json`` and ``ablation.png`` under ``out``; returns the summary and text."""
+    summary = summarize(results, arms, regimes, seeds)
+    text = markdown(summary, seeds, description)
+    picture = plot(summary, out / "ablation.png")
+    if picture is not None:
+        text += "\n![paired differences](ablation.png)\n"
+    atomic_write_text(out / "results.md", text)
+    runs = {f"{r}/{a}_seed{s}": {"overall": v["eval"]["overall"]["pc_success"], "train_seconds": v["train_seconds"]}
+            for (r, a, s), v in sorted(results.items())}
+    atomic_write_json(out / "results.json", {"summary": summary, "runs": runs})
+    return {"summary": summary, "text": text, "results_md": str(out / "results.md")}

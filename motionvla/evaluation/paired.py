@@ -1,0 +1,67 @@
+"""Paired comparisons of policies evaluated on the same episodes: the unit is (training seed, env episode).
+
+Run ``s`` of every arm shares the initialisation of the shared parts and the data order, and every run is
+evaluated on the same env seeds, so arm B's success on (s, episode e) pairs with arm A's on the same (s, e). The
+paired difference's 95 % interval comes from scipy's bootstrap over those pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def episode_successes(eval_info: Mapping) -> dict[tuple[str, int], float]:
+    """``{(task, env seed): 1.0 | 0.0}`` from an ``eval_info.json`` (its per-task episode records)."""
+    return {(str(task), int(episode["seed"])): 1.0 if episode["success"] else 0.0
+            for task, row in eval_info["per_task"].items() for episode in row["episodes"]}
+
+
+def paired_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping], confidence: float = 0.95,
+                      resamples: int = 9999, seed: int = 0) -> dict[str, float]:
+    """Success of ``arm`` minus ``baseline`` in percentage points, paired by (training seed, task, env seed).
+
+    Args:
+        arm, baseline: ``{training seed: eval_info}``; only seeds and episodes present in both count.
+
+    Returns:
+        ``{"mean", "low", "high", "pairs", "seeds"}``: the mean paired difference and its bootstrap interval
+        (BCa, resampling the pairs). With fewer than two pairs, or no variation, ``low == high == mean``.
+    """
+    from scipy.stats import bootstrap
+
+    diffs = []
+    seeds = sorted(set(arm) & set(baseline))
+    for s in seeds:
+        a, b = episode_successes(arm[s]), episode_successes(baseline[s])
+        diffs.extend(a[k] - b[k] for k in sorted(set(a) & set(b)))
+    d = 100.0 * np.asarray(diffs, dtype=float)
+    if d.size == 0:
+        raise ValueError("no paired episodes: the arms share no training seed and env episode")
+    mean = float(d.mean())
+    if d.size < 2 or np.all(d == d[0]):
+        return {"mean": mean, "low": mean, "high": mean, "pairs": int(d.size), "seeds": len(seeds)}
+    result = bootstrap((d,), np.mean, confidence_level=confidence, n_resamples=resamples, method="BCa",
+                       random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    return {"mean": mean, "low": float(low), "high": float(high), "pairs": int(d.size), "seeds": len(seeds)}
+
+
+def verdict(diff: Mapping[str, float]) -> str:
+    """One phrase for a paired difference: "helps by X [lo, hi]", "hurts by ...", or "no effect detectable"."""
+    interval = f"[{diff['low']:+.1f}, {diff['high']:+.1f}] points"
+    if diff["low"] > 0:
+        return f"helps by {diff['mean']:+.1f} points {interval}"
+    if diff["high"] < 0:
+        return f"hurts by {diff['mean']:+.1f} points {interval}"
+    return f"no effect detectable at this scale ({diff['mean']:+.1f} points, interval {interval})"
+
+
+def seed_table(runs: Mapping[int, Mapping], tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """``{task or "overall": {"mean", "std"}}`` of success % over training seeds (std: population)."""
+    infos = list(runs.values())
+    tasks = list(tasks or infos[0]["per_task"])
+    rows = {task: [i["per_task"][task]["pc_success"] for i in infos] for task in tasks}
+    rows["overall"] = [i["overall"]["pc_success"] for i in infos]
+    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in rows.items()}
