@@ -31,7 +31,7 @@ from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
-from motionvla.utils.atomic import atomic_write_json, atomic_write_text
+from motionvla.utils.atomic import atomic_write_json
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
 BASELINE_ARM = "action-only"
