@@ -35,7 +35,7 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     args = ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--train.batch_size=4",
             "--train.progress=false", "--train.log_every=1", *tiny_policy_args]
     assert main([*args, f"--train.output_dir={policy_run}", "--train.steps=1", "--train.lr=1e-12",
-                 f"--policy.motion_head_from={forecaster}"]) == 0
+                 f"--policy.motion_head_from={forecaster}", "--policy.motion_feature_channels=8"]) == 0
     assert "tensors from the forecaster" in capsys.readouterr().out
     policy = MotionVLAPolicy.from_pretrained(str(policy_run / "pretrained_model"))
     assert policy.config.motion_condition_frames == 2 and policy.config.motion_resolution == 16

@@ -80,9 +80,11 @@ def test_motion_head_is_the_forecasters_dit_without_image_condition(make_config)
     assert isinstance(head, MotionDiT) and head.condition_channels == 0
     assert head.dit_config["data_channels"] == 3 * cfg.motion_frames
     assert head.dit.config.in_channels == head.dit.config.out_channels == 3 * cfg.motion_frames
-    # The default tiny head also reads the backbone's image-token grid: its only condition channels.
-    grid = MotionVLAPolicy(make_config()).motion_head
-    assert grid.condition_channels == make_config().feature_channels() == 8
+    # With motion_feature_channels=-1 ("8 with the tiny backbone") the head reads the image-token grid: its only
+    # condition channels.
+    grid = MotionVLAPolicy(make_config(motion_feature_channels=-1)).motion_head
+    assert grid.condition_channels == make_config(motion_feature_channels=-1).feature_channels() == 8
+    assert make_config(motion_feature_channels=-1, backbone="some/vlm").feature_channels() == 0
     assert grid.dit.config.in_channels == 3 * cfg.motion_frames + 8
 
 
