@@ -162,3 +162,16 @@ def test_a_sample_predicting_dit_is_sampled_through_the_same_velocity_path():
     one_step = dit.sample_data(context, mask, 1, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(one_step, predicted)
     assert dit.dit_config["prediction"] == "sample" and "prediction" not in MotionDiT(2, 8, 16, patch_size=2).dit_config
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_the_grid_path_reaches_the_backbone_unless_detached(detach):
+    config = MotionVLAConfig(image_size=32, hidden_size=32, image_token_grid=4, flow_max_magnitude=1.0,
+                             motion_feature_channels=4, motion_feature_detach=detach, device="cpu")
+    head = MotionVLAPolicy(config).motion_head
+    context = torch.randn(2, 5, 32, requires_grad=True)
+    grid = torch.randn(2, 32, 4, 4, requires_grad=True)
+    loss = head.batch_loss(context, torch.ones(2, 5, dtype=torch.bool), config.fake_batch(2), feature_map=grid)
+    loss.backward()
+    assert context.grad is not None and context.grad.abs().sum() > 0  # cross-attention always
+    assert (grid.grad is None) == detach

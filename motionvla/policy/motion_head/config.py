@@ -80,6 +80,10 @@ class MotionHeadConfig:
     # head need not learn through cross-attention where each token is. Needs a backbone that exposes its image
     # grid (the tiny one). -1 = the policy type's choice (feature_channels()).
     motion_feature_channels: int = 0
+    # Give the head the grid's features without letting its loss reach the backbone through them (the backbone is
+    # then shaped through cross-attention only, as with no grid): position for the head, no short-cut into the
+    # image tokens.
+    motion_feature_detach: bool = False
     # Training: the share of batches trained at t = 1 (pure noise), the only time a 1-step sampler queries the
     # model (the forecaster's lesson: it makes the 1-step sample the conditional mean, not speckle), and extra
     # loss weight on moving pixels (1 + motion_moving_weight · saturation).

@@ -69,6 +69,8 @@ class MotionHead(MotionDiT):
             if feature_map is None:
                 raise ValueError(f"this motion head reads the backbone's image-token grid (motion_feature_channels="
                                  f"{cfg.feature_channels()}): pass feature_map (B, D, g, g)")
+            if cfg.motion_feature_detach:
+                feature_map = feature_map.detach()
             up = F.interpolate(feature_map.float(), size=(r, r), mode="bilinear", align_corners=False)
             parts.append(self.feature_proj(up))
         return torch.cat(parts, dim=1) if parts else None
