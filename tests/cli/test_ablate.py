@@ -27,7 +27,7 @@ def test_a_grid_runs_every_arm_and_seed_resumes_without_redoing_and_pairs_by_see
     assert runs == ["action-only_seed0", "action-only_seed1", "dual-head_seed0", "dual-head_seed1"]
     for run in runs:
         config = json.loads((out / "all" / run / "train" / "pretrained_model" / "config.json").read_text())
-        assert config["motion_weight"] == (0.0 if run.startswith("action-only") else 1.0)
+        assert config["motion_weight"] == (0.0 if run.startswith("action-only") else 0.1)  # the tiny default
     result = json.loads((out / "results.json").read_text())
     paired = result["summary"]["all"]["paired"]["dual-head"]
     one = json.loads((out / "all" / "dual-head_seed0" / "result.json").read_text())["eval"]

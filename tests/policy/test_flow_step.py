@@ -91,7 +91,7 @@ def test_processors_save_the_step_and_load_it_back(make_config, tmp_path):
 
 
 def test_missing_motion_targets_are_an_error_not_a_silent_action_only_run(make_config):
-    policy = MotionVLAPolicy(make_config())
+    policy = MotionVLAPolicy(make_config(motion_weight=1.0))
     batch = policy.config.fake_batch(2)
     del batch["motion"]
     with pytest.raises(UserError, match="lacks 'motion'.*and 'motion_mask' while motion_weight=1.0 > 0"):

@@ -49,7 +49,7 @@ def test_the_head_learns_where_the_scene_moves_from_backbone_features_alone():
                              hidden_size=32, image_token_grid=4, motion_frames=2, motion_resolution=RES,
                              motion_patch_size=2, motion_layers=1, motion_heads=2, motion_head_dim=16,
                              flow_max_magnitude=SCALE, motion_one_step_fraction=0.5, motion_prediction="sample",
-                             motion_feature_channels=8, device="cpu")
+                             motion_feature_channels=8, motion_weight=1.0, device="cpu")
     # The head reads nothing but the backbone's features (no frame, no observed flow).
     assert config.motion_condition_frames == config.motion_past_flows == 0
     torch.set_num_threads(1)  # tensors this small run fastest on one thread (~20 s here)

@@ -80,8 +80,8 @@ def test_motion_head_is_the_forecasters_dit_without_image_condition(make_config)
     assert isinstance(head, MotionDiT) and head.condition_channels == 0
     assert head.dit_config["data_channels"] == 3 * cfg.motion_frames
     assert head.dit.config.in_channels == head.dit.config.out_channels == 3 * cfg.motion_frames
-    # With motion_feature_channels=-1 ("8 with the tiny backbone") the head reads the image-token grid: its only
-    # condition channels.
+    # By default (-1: "8 with the tiny backbone") the head reads the image-token grid: its only condition channels.
+    assert make_config().motion_feature_channels == -1
     grid = MotionVLAPolicy(make_config(motion_feature_channels=-1)).motion_head
     assert grid.condition_channels == make_config(motion_feature_channels=-1).feature_channels() == 8
     assert make_config(motion_feature_channels=-1, backbone="some/vlm").feature_channels() == 0
@@ -102,7 +102,7 @@ def test_moe_backbone_trains_a_step(make_config):
 
 
 def test_a_few_steps_reduce_loss_on_fixed_batch(make_config):
-    cfg = make_config()
+    cfg = make_config(motion_weight=1.0)  # both heads count fully (the tiny default weighs motion 0.1)
     policy = MotionVLAPolicy(cfg)
     batch = cfg.fake_batch(2)
     opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
