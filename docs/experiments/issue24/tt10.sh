@@ -1,6 +1,6 @@
 cd "$(git rev-parse --show-toplevel)"
 [ -f outputs/fc10/run10/pretrained_model/config.json ] || { echo "run run10.sh first"; exit 1; }
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=. WANDB_MODE=offline MUJOCO_GL=egl
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${SNAP:-.} WANDB_MODE=offline MUJOCO_GL=egl
 M=".venv/bin/python -m motionvla.cli.main"
 R=""; [ -d outputs/fc10/tabletop10/checkpoints ] && R="--train.resume=true"
 [ -f outputs/fc10/tabletop10/pretrained_model/config.json ] || $M forecast train --lerobot_root=outputs/exp24/demos \
