@@ -65,6 +65,9 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
     # Scale of the starting noise when acting (sampling temperature): 1 samples the learned distribution,
     # 0 integrates from its centre, which gives the steadiest actions for a small, briefly trained model.
     inference_noise_scale: float = 1.0
+    # Training-time random shift of every camera image by up to this many pixels (DrQ / diffusion policy's random
+    # crops; motionvla.policy.augment), the motion targets moving with the motion camera. 0 = off.
+    image_shift_px: int = 0
 
     # The motion head (auxiliary, training only): the fields of MotionHeadConfig (the tiny DiT: 2x2 patches of 3K
     # channels, 48 values, inside a 64-wide transformer, over 16x16 motion images). These five differ from its
@@ -117,6 +120,9 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
             raise ValueError(f"moe: need num_experts >= 0 and 1 <= top_k <= num_experts, got {self.moe}")
         if self.tokenizer not in ("word", "char"):
             raise ValueError(f"tokenizer must be 'word' or 'char', got {self.tokenizer!r}")
+        if not 0 <= self.image_shift_px < max(1, self.image_size // 2):
+            raise ValueError(f"image_shift_px must be in [0, image_size/2) = [0, {self.image_size // 2}), "
+                             f"got {self.image_shift_px}")
         self.validate_motion_head()
         if self.backbone != TINY_BACKBONE and self.feature_channels() and self.motion_weight > 0:
             raise ValueError(f"motion_feature_channels={self.motion_feature_channels} lays the backbone's image-token "

@@ -24,6 +24,7 @@ from motionvla.datasets.features import STATE_KEY
 from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
 from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
+from motionvla.policy.augment import random_shift_batch
 from motionvla.policy.backbone import build_backbone
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head.flow_step import STEP_NAME
@@ -111,6 +112,9 @@ class MotionVLAPolicy(PreTrainedPolicy):
                 f"or with this policy's pre-processor, whose {STEP_NAME} step makes them from the future frames "
                 f"that observation_delta_indices loads; or set motion_weight=0 for the action-only baseline"
             )
+        if self.training and self.config.image_shift_px:
+            batch = random_shift_batch(batch, list(self.config.image_keys), self.config.flow_camera(),
+                                       self.config.image_shift_px)
         features, mask = self.encode(batch)
         actions = batch["action"].to(features.device, torch.float32)
         is_pad = batch.get("action_is_pad")
