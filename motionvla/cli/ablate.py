@@ -66,6 +66,12 @@ class Config:
     eval_workers: int = 1
     # Camera side used for evaluation (must match the demos).
     image_size: int = 64
+    # The linear probe (motionvla.evaluation.backbone_probe): an .npz of expert frames, recorded on first use from
+    # env seeds probe_seed+ (never trained on, never evaluated); "" = no probe. Each run then reports the R² of
+    # its frozen backbone features -> the manipulated object's displacement over the next 5 steps.
+    probe_frames: str = ""
+    probe_seed: int = 30000
+    probe_episodes_per_task: int = 5
 
 
 def parse_grid(cfg: Config) -> tuple[list[str], list[str]]:
@@ -162,8 +168,36 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
                                         overwrite=True))
     result = {"regime": regime, "arm": arm, "seed": seed, "train_seconds": round(train_s, 1),
               "seconds": round(time.perf_counter() - start, 1), "eval": info}
+    if cfg.probe_frames:
+        result["probe_r2"] = _probe(trained["pretrained_dir"], cfg.probe_frames)
     atomic_write_json(run_dir / "result.json", result)
     return result
+
+
+def _probe(checkpoint: str, frames_file: str) -> float:
+    from motionvla.evaluation.backbone_probe import ProbeFrames, backbone_features, probe_r2
+    from motionvla.policy import MotionVLAPolicy, load_processors
+
+    frames = ProbeFrames.load(frames_file)
+    preprocess, _ = load_processors(checkpoint)
+    features = backbone_features(MotionVLAPolicy.from_pretrained(checkpoint), preprocess, frames)
+    return round(probe_r2(features, frames.displacement, frames.episode, alpha=10.0), 4)
+
+
+def _record_probe_frames(cfg: Config) -> None:
+    if not cfg.probe_frames or Path(cfg.probe_frames).is_file():
+        return
+    from motionvla.evaluation.backbone_probe import record_probe_frames
+    from sim_envs.tabletop import TASKS
+
+    print(f"recording probe frames: {cfg.probe_episodes_per_task} expert episodes per task from env seed "
+          f"{cfg.probe_seed} -> {cfg.probe_frames}", flush=True)
+    info = json.loads((Path(cfg.dataset_root) / "meta" / "info.json").read_text())
+    cameras = tuple(k.removeprefix("observation.images.") for k in info["features"] if k.startswith("observation.images."))
+    frames = record_probe_frames([f"tabletop/{t}" for t in TASKS], cfg.probe_episodes_per_task, cfg.probe_seed,
+                                 image_size=cfg.image_size, cameras=cameras)
+    Path(cfg.probe_frames).parent.mkdir(parents=True, exist_ok=True)
+    frames.save(cfg.probe_frames)
 
 
 def run(cfg: Config) -> dict[str, Any]:
@@ -182,6 +216,7 @@ def run(cfg: Config) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / GRID_FILE, settings)
     print(format_config(cfg))
+    _record_probe_frames(cfg)
     spec = {regime: regime_episodes(cfg.dataset_root, cfg.repo_id, regime) for regime in regimes}
     grid = [(regime, arm, seed) for regime in regimes for seed in range(cfg.seeds) for arm in arms]
     results: dict[tuple[str, str, int], dict[str, Any]] = {}

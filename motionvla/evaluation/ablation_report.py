@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from motionvla.evaluation.paired import paired_difference, seed_table, verdict
 from motionvla.utils.atomic import atomic_write_json, atomic_write_text
 
@@ -23,6 +25,10 @@ def summarize(results: dict[tuple[str, str, int], dict[str, Any]], arms: list[st
         by_arm = {arm: {s: results[(regime, arm, s)]["eval"] for s in range(seeds) if (regime, arm, s) in results}
                   for arm in arms}
         entry: dict[str, Any] = {"arms": {arm: seed_table(runs) for arm, runs in by_arm.items() if runs}, "paired": {}}
+        probes = {arm: [results[(regime, arm, s)]["probe_r2"] for s in range(seeds)
+                        if "probe_r2" in results.get((regime, arm, s), {})] for arm in arms}
+        entry["probe_r2"] = {arm: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                                   "seeds": len(v)} for arm, v in probes.items() if v}
         if BASELINE_ARM in by_arm and by_arm[BASELINE_ARM]:
             for arm in arms:
                 if arm != BASELINE_ARM and by_arm[arm]:
@@ -44,6 +50,12 @@ def markdown(summary: dict[str, Any], seeds: int, description: str) -> str:
             name = f"**{task}**" if task == "overall" else task
             lines.append(f"| {name} | " + " | ".join(
                 f"{entry['arms'][a][task]['mean']:.1f} ± {entry['arms'][a][task]['std']:.1f}" for a in arms) + " |")
+        if entry.get("probe_r2"):
+            lines += ["", "Linear probe, frozen backbone features -> the manipulated object's displacement over the "
+                      "next 5 steps (R², out-of-fold by episode; higher = the backbone encodes more of the motion):",
+                      "", "| arm | R² (mean ± std over seeds) |", "|---|---:|"]
+            lines += [f"| {arm} | {p['mean']:.3f} ± {p['std']:.3f} ({p['seeds']} seeds) |"
+                      for arm, p in entry["probe_r2"].items()]
         for arm, diff in entry["paired"].items():
             lines.append(f"\n{arm} vs {BASELINE_ARM}: {diff['verdict']} ({diff['pairs']} paired episodes over "
                          f"{diff['seeds']} seeds, 95 % bootstrap interval).")
@@ -85,7 +97,8 @@ def write_ablation_report(out: Path, results: dict[tuple[str, str, int], dict[st
     if picture is not None:
         text += "\n![paired differences](ablation.png)\n"
     atomic_write_text(out / "results.md", text)
-    runs = {f"{r}/{a}_seed{s}": {"overall": v["eval"]["overall"]["pc_success"], "train_seconds": v["train_seconds"]}
+    runs = {f"{r}/{a}_seed{s}": {"overall": v["eval"]["overall"]["pc_success"], "train_seconds": v["train_seconds"],
+                                 **({"probe_r2": v["probe_r2"]} if "probe_r2" in v else {})}
             for (r, a, s), v in sorted(results.items())}
     atomic_write_json(out / "results.json", {"summary": summary, "runs": runs})
     return {"summary": summary, "text": text, "results_md": str(out / "results.md")}

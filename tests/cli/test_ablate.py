@@ -20,8 +20,12 @@ def grid_argv(demos, out, tiny_policy_args, *extra):
 
 def test_a_grid_runs_every_arm_and_seed_resumes_without_redoing_and_pairs_by_seed(demos, tiny_policy_args, tmp_path,
                                                                                      capsys):
+    from motionvla.evaluation.backbone_probe import record_probe_frames
+
     out = tmp_path / "grid"
-    argv = grid_argv(demos, out, tiny_policy_args)
+    probe = tmp_path / "probe.npz"
+    record_probe_frames(["tabletop/push_red_left"], 5, seed=40000, every=6, image_size=32, cameras=("front",)).save(probe)
+    argv = grid_argv(demos, out, tiny_policy_args, f"--probe_frames={probe}")
     assert main(argv) == 0
     runs = sorted(p.name for p in (out / "all").iterdir() if p.is_dir())
     assert runs == ["action-only_seed0", "action-only_seed1", "dual-head_seed0", "dual-head_seed1"]
@@ -36,6 +40,11 @@ def test_a_grid_runs_every_arm_and_seed_resumes_without_redoing_and_pairs_by_see
     assert (paired["seeds"], paired["pairs"]) == (2, 2 * episodes_per_run)  # seeds x (task, env seed) pairs
     assert "dual-head vs action-only" in (out / "results.md").read_text()
     assert (out / "ablation.png").is_file() or paired["low"] == paired["high"]
+    # every run probed its backbone; the report shows each arm's mean over the seeds
+    r2 = {run: json.loads((out / "all" / run / "result.json").read_text())["probe_r2"] for run in runs}
+    for arm in ("action-only", "dual-head"):
+        mean = (r2[f"{arm}_seed0"] + r2[f"{arm}_seed1"]) / 2
+        assert f"| {arm} | {mean:.3f} ± " in (out / "results.md").read_text()
     capsys.readouterr()
     # A run killed before it finished (no result.json) is redone; the finished ones are reused.
     (out / "all" / "dual-head_seed1" / "result.json").unlink()
