@@ -94,6 +94,7 @@ def run(cfg: Config) -> dict[str, Any]:
         save_model_files,
     )
     from motionvla.train import make_accelerator, train
+    from motionvla.train.checkpoint import refuse_taken_output
 
     explicit = given_keys(cfg)  # before any dataclasses.replace, which drops the record
     model_options = None if explicit is None else frozenset(k.split(".", 1)[1] for k in explicit
@@ -103,6 +104,7 @@ def run(cfg: Config) -> dict[str, Any]:
     except ValueError:
         raise UserError(f"--weights must be comma-separated numbers, got {cfg.weights!r}") from None
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, output_dir=cfg.out))
+    refuse_taken_output(cfg.out, cfg.train.resume, "--out")  # before any data is read
     accelerator = make_accelerator(cfg.train)
     model_cfg = cfg.model
     if cfg.init_from:  # the saved model's shapes and codec scale; the command line's training-only knobs

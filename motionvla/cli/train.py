@@ -32,9 +32,11 @@ ALIASES = {"flow.stride": "policy.flow_stride", "flow.method": "policy.flow_meth
 
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train import make_accelerator, train
+    from motionvla.train.checkpoint import refuse_taken_output
     from motionvla.train.policy_data import make_preprocess, make_save_extra
     from motionvla.train.prepare import prepare
 
+    refuse_taken_output(cfg.train.output_dir, cfg.train.resume)  # before the dataset is opened
     accelerator = make_accelerator(cfg.train)
     ready = prepare(cfg, accelerator)
     cfg, policy = ready.cfg, ready.policy

@@ -98,9 +98,16 @@ def train(
     rank, world = acc.process_index, acc.num_processes
 
     resume_from = ckpt.find_last_checkpoint(out) if cfg.resume else None
-    if not cfg.resume and ckpt.has_checkpoints(out):
-        raise UserError(f"{out} already holds checkpoints: pass --train.resume to continue, or choose another output_dir")
+    ckpt.refuse_taken_output(out, cfg.resume)
     state = ckpt.load_checkpoint(resume_from, rank) if resume_from is not None else None
+    if acc.is_main_process:
+        if state is not None:
+            print(f"resumed from step {state['step']} (checkpoint {resume_from})", flush=True)
+        elif cfg.resume:
+            print(f"--train.resume: no checkpoint in {out} yet, starting from step 0", flush=True)
+        if cfg.warmup_steps >= cfg.steps:
+            print(f"warning: train.warmup_steps={cfg.warmup_steps} >= train.steps={cfg.steps}: the learning rate "
+                  f"never reaches train.lr={cfg.lr}", flush=True)
     if state is not None and state["world_size"] != world:
         raise UserError(
             f"checkpoint {resume_from} was written by {state['world_size']} process(es), this run has {world}; "

@@ -112,6 +112,8 @@ def prepare(cfg: PolicyTrainConfig, accelerator: Any) -> Prepared:
         rename_map=cfg.rename_map))
     cfg = dataclasses.replace(cfg, policy=policy_cfg)
     policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
+    if cfg.init_from:
+        notes.append(f"loaded checkpoint {cfg.init_from} (its weights start this run)")
     if policy_cfg.motion_head_from and not cfg.init_from:
         from motionvla.policy.motion_head_init import NOT_TAKEN, load_forecaster_dit
 

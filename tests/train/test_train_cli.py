@@ -113,7 +113,30 @@ def test_unknown_option_and_existing_output(demos, trained, capsys, train_args):
     assert main(train_args(trained / "x", "--policy.chunksize=3")) == 2
     assert "did you mean --policy.chunk_size" in capsys.readouterr().err
     assert main(train_args(trained)) == 2
-    assert "already holds checkpoints" in capsys.readouterr().err
+    assert "already holds a run's checkpoints: pass --train.resume=true" in capsys.readouterr().err
+
+
+def test_a_taken_output_folder_is_refused_before_the_dataset_is_read(trained, tmp_path, capsys, train_args):
+    argv = [a if not a.startswith("--dataset_root=") else f"--dataset_root={tmp_path / 'no_dataset'}"
+            for a in train_args(trained)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already holds a run's checkpoints" in err and "no_dataset" not in err
+
+
+def test_resume_and_warmup_messages(trained, tmp_path, capsys, train_args):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert main(train_args(run, "--train.resume=true", "--train.steps=4", "--train.warmup_steps=10")) == 0
+    out = capsys.readouterr().out
+    assert f"resumed from step 3 (checkpoint {run / 'checkpoints' / '000003'})" in out
+    assert "warning: train.warmup_steps=10 >= train.steps=4: the learning rate never reaches train.lr" in out
+    assert main(train_args(tmp_path / "fresh", "--train.resume=true", "--train.steps=1")) == 0
+    assert "no checkpoint in" in capsys.readouterr().out
+    assert main(train_args(tmp_path / "tuned", f"--init_from={trained / 'pretrained_model'}", "--train.steps=1")) == 0
+    assert f"loaded checkpoint {trained / 'pretrained_model'}" in capsys.readouterr().out
 
 
 def test_default_cameras_are_all_of_the_datasets_front_first():
