@@ -1,0 +1,24 @@
+"""The names users import from the package, not from its files."""
+
+import pytest
+
+
+def test_forecaster_names_at_the_package():
+    import motionvla.flow_forecast as ff
+    from motionvla.flow_forecast import FlowForecaster, FlowForecastPipeline, ForecasterConfig
+    from motionvla.flow_forecast.configuration import ForecasterConfig as config_class
+    from motionvla.flow_forecast.modeling import FlowForecaster as model_class
+    from motionvla.flow_forecast.pipeline import FlowForecastPipeline as pipeline_class
+
+    assert (FlowForecastPipeline, FlowForecaster, ForecasterConfig) == (pipeline_class, model_class, config_class)
+    assert ff.__all__ == ["FlowForecastPipeline", "FlowForecaster", "ForecasterConfig"]
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        ff.Nope  # noqa: B018
+
+
+def test_inference_loader_at_the_package():
+    from motionvla.inference import Policy, make_policy
+    from motionvla.inference.factory import make_policy as factory_make_policy
+    from motionvla.inference.interface import Policy as interface_policy
+
+    assert (Policy, make_policy) == (interface_policy, factory_make_policy)
