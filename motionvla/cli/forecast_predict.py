@@ -36,34 +36,50 @@ def _arrows(ax, flow: np.ndarray, step: int) -> None:
 
 
 def draw(frame: np.ndarray, prompt: str, predicted: np.ndarray, images: np.ndarray, out: str,
-         truth: np.ndarray | None = None, truth_images: np.ndarray | None = None) -> None:
-    """``frame`` uint8 HxWx3; ``predicted`` (K, 2, r, r) pixels; ``images`` (K, 3, r, r) uint8."""
+         truth: np.ndarray | None = None, truth_images: np.ndarray | None = None, max_magnitude: float = 0.0,
+         fps: float = 0.0) -> None:
+    """``frame`` uint8 HxWx3; ``predicted`` (K, 2, r, r) pixels; ``images`` (K, 3, r, r) uint8. With
+    ``max_magnitude`` (the codec scale, pixels at r²) a colour-wheel key is drawn in the last column."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from motionvla.flow.visualize import color_wheel
     from motionvla.utils.atomic import atomic_write_bytes
 
     k = predicted.shape[0]
     rows = 2 if truth is not None else 1
-    fig, axes = plt.subplots(rows, k + 1, figsize=(2.2 * (k + 1), 2.4 * rows), squeeze=False)
+    key = max_magnitude > 0
+    cols = k + 1 + int(key)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.6 * rows + 0.6), squeeze=False)
     axes[0, 0].imshow(frame)
-    axes[0, 0].set_title("input", fontsize=8)
+    axes[0, 0].set_title("input frame (t)", fontsize=9)
+
+    def when(i: int) -> str:
+        return f"t+{i + 1}" + (f" ({(i + 1) / fps:.2g} s)" if fps > 0 else "")
+
     for i in range(k):
         axes[0, i + 1].imshow(images[i].transpose(1, 2, 0))
         _arrows(axes[0, i + 1], predicted[i], max(2, predicted.shape[-1] // 8))
-        axes[0, i + 1].set_title(f"predicted t+{i + 1}", fontsize=8)
+        axes[0, i + 1].set_title(f"predicted {when(i)}", fontsize=9)
     if truth is not None:
         axes[1, 0].axis("off")
         for i in range(k):
             axes[1, i + 1].imshow(truth_images[i].transpose(1, 2, 0))
             _arrows(axes[1, i + 1], truth[i], max(2, truth.shape[-1] // 8))
-            axes[1, i + 1].set_title(f"actual t+{i + 1}", fontsize=8)
+            axes[1, i + 1].set_title(f"actual {when(i)}", fontsize=9)
+    if key:
+        axes[0, -1].imshow(color_wheel(65, max_magnitude))
+        axes[0, -1].set_title(f"colour key\n(rim = {max_magnitude:.3g} px)", fontsize=9)
+        for row in range(1, rows):
+            axes[row, -1].axis("off")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(prompt, fontsize=9)
+    fig.suptitle("\n".join(textwrap.wrap(f"prompt: {prompt}", 110)), fontsize=10)
     fig.tight_layout()
     import io
 
@@ -138,6 +154,7 @@ def run(cfg: Config) -> dict[str, Any]:
         result = pipe(frames, [prompt], num_inference_steps=cfg.num_inference_steps or None, generator=generator,
                       previous_images=previous)
         predicted, pred_images = result.flows[0, 0], result.motion_images[0, 0]
-    draw(frame, prompt, predicted, pred_images, cfg.out, truth, truth_images)
+    draw(frame, prompt, predicted, pred_images, cfg.out, truth, truth_images,
+         max_magnitude=pipe.model.cfg.flow_max_magnitude)
     print(f"wrote {cfg.out}")
     return {"out": cfg.out}

@@ -77,6 +77,28 @@ def test_predict_draws_a_png(trained, tiny_shards, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_predict_figure_has_a_colour_key_column(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from motionvla.cli.forecast_predict import draw
+    from motionvla.flow.codec import flow_to_motion_image
+
+    k, r = 2, 16
+    flow = np.zeros((k, 2, r, r), np.float32)
+    flow[:, 0, 4:8, 4:8] = 0.3  # a patch moving right
+    images = flow_to_motion_image(flow, 0.5)
+    frame = np.zeros((32, 32, 3), np.uint8)
+    draw(frame, "push the red block " * 12, flow, images, str(tmp_path / "plain.png"))
+    draw(frame, "push the red block " * 12, flow, images, str(tmp_path / "key.png"), max_magnitude=0.5)
+    plain, keyed = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "key.png")
+    assert keyed.width / plain.width == pytest.approx((k + 2) / (k + 1), rel=0.02)  # one more column: the key
+    # the key shows the wheel's saturated colours (+x is red at the rim) in its column, right of the predictions
+    key_part = np.asarray(keyed.convert("RGB"))[:, plain.width:].astype(int)
+    reddish = (key_part[..., 0] > 180) & (key_part[..., 1] < 120) & (key_part[..., 2] < 120)
+    assert reddish.sum() > 20
+
+
 def test_describe_and_bad_input(tiny_shards, tmp_path, capsys):
     assert main(["forecast", "describe", "--preset=fofpred-3b"]) == 0
     assert "dit" in capsys.readouterr().out
