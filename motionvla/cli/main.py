@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "moe-sim": ("motionvla.cli.moe_sim", "Predict EP vs LLEP layer latency and memory at scale from the planner's real output."),
     "synth-videos": ("motionvla.cli.synth_videos", "Write synthetic captioned videos (MP4 + WebM) with their ground-truth optical flow."),
     "prep": ("motionvla.cli.prep", "Captioned videos -> relative optical flow -> WebDataset shards, every input accounted for."),
+    "push": ("motionvla.cli.push", "Upload a policy checkpoint to the Hugging Face Hub with a model card (lerobot's tags)."),
     "forecast train": ("motionvla.cli.forecast_train", "Train a future-flow forecaster on prep shards (accelerate; exact resume)."),
     "forecast eval": ("motionvla.cli.forecast_eval", "Forecast error vs non-learned baselines and shuffled captions, per horizon."),
     "forecast predict": ("motionvla.cli.forecast_predict", "Draw a forecaster's predicted motion for an image and a prompt."),
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(opt in ("-h", "--help") for opt in options):
         print(_command_help(name, module.Config))
         return 0
+    positional = getattr(module, "POSITIONAL", ())  # `motionvla push CKPT REPO_ID`: bare leading arguments
+    bare = 0
+    while bare < min(len(positional), len(options)) and not options[bare].startswith("-"):
+        bare += 1
+    options = [f"--{name}={value}" for name, value in zip(positional, options[:bare])] + options[bare:]
     try:
         options, notes = apply_aliases(options, getattr(module, "ALIASES", {}))
         for note in notes:

@@ -105,6 +105,7 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     from motionvla.cli import train as train_cli
     from motionvla.evaluation.motion_heldout import heldout_motion_items
     from motionvla.policy import MotionVLAPolicy, load_processors
+    from motionvla.reports.model_card import model_card
     from motionvla.reports.policy_report import (
         forecast_summary,
         motion_forecast_error,
@@ -179,7 +180,12 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
         *[f"- [{p.stem}](rollouts/{p.name})" for p in videos],
         "",
         "Demos report: [demos/index.md](demos/index.md)",
+        "",
+        "Model card (what `motionvla push` would upload with this policy): [model_card.md](model_card.md)",
     ]
+    card = model_card(checkpoint, "YOUR_NAME/motionvla-tiny-tabletop", eval_info=out / "eval" / "policy" / eval_cli.EVAL_INFO,
+                      figures=["motion_predicted_vs_actual.png"], notes=f"The quickstart's policy. {forecast_line}.")
+    atomic_write_text(report / "model_card.md", str(card))
     atomic_write_text(report / "index.md", "\n".join(lines) + "\n")
     timings["report"] = time.perf_counter() - t
     return "\n".join([

@@ -11,11 +11,16 @@ use). Many: ``accelerate launch --multi_gpu --num_processes N -m motionvla.cli.t
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 from motionvla.configs import format_config, save_config
+from motionvla.configs.parsing import given_keys
+from motionvla.errors import UserError
+from motionvla.reports.model_card import COMMAND_FILE
+from motionvla.utils.atomic import atomic_write_text
 from motionvla.train.prepare import QUICKSTART_REPO_ID, QUICKSTART_ROOT, PolicyTrainConfig, dataset_location
 
 __all__ = ["ALIASES", "Config", "QUICKSTART_REPO_ID", "QUICKSTART_ROOT", "dataset_location", "run"]
@@ -30,6 +35,22 @@ ALIASES = {"flow.stride": "policy.flow_stride", "flow.method": "policy.flow_meth
                            else f"observation.images.{v}")}
 
 
+def _command_line(cfg: Config) -> str:
+    """``motionvla train`` with the options the command line gave (for the model card); "" for a config built in
+    code."""
+    keys = given_keys(cfg)
+    if keys is None:
+        return ""
+
+    def value(key: str) -> Any:
+        obj = cfg
+        for name in key.split("."):
+            obj = getattr(obj, name)
+        return obj
+
+    return " ".join(["motionvla train", *(shlex.quote(f"--{k}={value(k)}") for k in sorted(keys))])
+
+
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train import make_accelerator, train
     from motionvla.train.checkpoint import refuse_taken_output
@@ -37,6 +58,9 @@ def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train.prepare import prepare
 
     refuse_taken_output(cfg.train.output_dir, cfg.train.resume)  # before the dataset is opened
+    if cfg.policy.push_to_hub and not cfg.policy.repo_id:
+        raise UserError("--policy.push_to_hub=true needs --policy.repo_id=OWNER/NAME (where to upload the policy)")
+    command = _command_line(cfg)
     accelerator = make_accelerator(cfg.train)
     ready = prepare(cfg, accelerator)
     cfg, policy = ready.cfg, ready.policy
@@ -47,6 +71,8 @@ def run(cfg: Config) -> dict[str, Any]:
             print(note)
         Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
         save_config(cfg, cfg.train.output_dir)
+        if command:
+            atomic_write_text(Path(cfg.train.output_dir) / COMMAND_FILE, command + "\n")
     summary = train(policy, ready.dataset, cfg.train, preprocess=make_preprocess(ready.preprocessor),
                     save_extra=make_save_extra(policy.config, ready.preprocessor, ready.postprocessor),
                     accelerator=accelerator, run_config={"policy": dataclasses.asdict(policy.config)})
@@ -55,6 +81,11 @@ def run(cfg: Config) -> dict[str, Any]:
         loss = f", final loss {final:.4f}" if final is not None else " (nothing left to train: resumed at the end)"
         print(f"trained {summary['step']} steps in {summary['seconds']:.0f} s{loss}")
         print(f"policy: {summary['pretrained_dir']}  (evaluate: motionvla eval --policy={summary['pretrained_dir']})")
+        if cfg.policy.push_to_hub:
+            from motionvla.cli import push
+
+            push.run(push.Config(checkpoint=summary["pretrained_dir"], repo_id=cfg.policy.repo_id,
+                                 private=bool(cfg.policy.private)))
     return summary
 
 

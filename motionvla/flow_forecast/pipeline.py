@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from motionvla.errors import UserError
 from motionvla.flow_forecast.modeling import FlowForecaster
+from motionvla.utils.hub import local_or_hub
 
 # diffusers' save_pretrained writes the first; motionvla.train's checkpoints and pretrained_model/ the second.
 WEIGHTS_FILES = ("diffusion_pytorch_model.safetensors", "model.safetensors")
@@ -95,7 +96,9 @@ class FlowForecastPipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> FlowForecastPipeline:
-        folder = Path(path)
+        """A saved forecaster folder, a finished training run, or a Hub id (``owner/name``, resolved to its local
+        snapshot: downloaded, or from the cache under ``HF_HUB_OFFLINE=1``)."""
+        folder = local_or_hub(path, "forecaster", "--checkpoint")
         if folder.is_dir() and (folder / "pretrained_model").is_dir():
             folder = folder / "pretrained_model"  # a finished training run
         if not folder.is_dir():

@@ -17,6 +17,7 @@ import numpy as np
 
 from motionvla.errors import UserError
 from motionvla.inference.interface import PolicyMetadata, is_batched
+from motionvla.utils.hub import local_or_hub
 from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 CONFIG_FILE = "config.json"
@@ -27,10 +28,12 @@ PROCESSOR_FILES = ("policy_preprocessor.json", "policy_postprocessor.json")
 
 def resolve_checkpoint_dir(path: str | Path) -> Path:
     """The folder holding ``config.json`` + ``model.safetensors``: ``path`` itself, or (a lerobot-train run
-    or a motionvla run) its last checkpoint's ``pretrained_model`` folder."""
-    path = Path(path)
+    or a motionvla run) its last checkpoint's ``pretrained_model`` folder; a Hub id (``owner/name``) is
+    resolved to its local snapshot (downloaded, or from the cache under ``HF_HUB_OFFLINE=1``)."""
+    path = local_or_hub(path, "policy checkpoint", "--policy")
     if not path.is_dir():
-        raise UserError(f"--policy={path}: not a built-in policy (expert, random) and not a checkpoint folder")
+        raise UserError(f"--policy={path}: not a built-in policy (expert, random), not a checkpoint folder and not "
+                        f"a Hub id (owner/name)")
     if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
         candidate = path
     else:  # a run folder: motionvla train's pretrained_model/, lerobot-train's checkpoints/last/pretrained_model/

@@ -68,6 +68,8 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
     # Training-time random shift of every camera image by up to this many pixels (DrQ / diffusion policy's random
     # crops; motionvla.policy.augment), the motion targets moving with the motion camera. 0 = off.
     image_shift_px: int = 0
+    # lerobot's option, off by default here (lerobot's default is on): uploading needs --policy.repo_id and a login.
+    push_to_hub: bool = False
 
     # The motion head (auxiliary, training only): the fields of MotionHeadConfig (the tiny DiT: 2x2 patches of 3K
     # channels, 48 values, inside a 64-wide transformer, over 16x16 motion images). These five differ from its

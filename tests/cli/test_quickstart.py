@@ -49,3 +49,10 @@ def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_p
     assert "held-out" in index and "last flow" in index and "nothing moves" in printed
     trained = json.loads((out / "train" / "pretrained_model" / "config.json").read_text())
     assert trained["flow_max_magnitude"] == forecast["scale_px"] > 0  # measured from the demos' flows
+    # The model card `motionvla push` would upload: lerobot's tags, the success table, the motion figure.
+    from huggingface_hub import ModelCard
+
+    card = ModelCard((report / "model_card.md").read_text())
+    assert {"lerobot", "motionvla"} <= set(card.data.tags) and "](model_card.md)" in index
+    policy_overall = json.loads((out / "eval" / "policy" / "eval_info.json").read_text())["overall"]["pc_success"]
+    assert f"**{policy_overall:.1f} %**" in card.text and "](motion_predicted_vs_actual.png)" in card.text

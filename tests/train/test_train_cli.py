@@ -157,3 +157,15 @@ def test_default_cameras_are_all_of_the_datasets_front_first():
     assert only_wrist.image_keys == ["observation.images.wrist"]
     with pytest.raises(UserError, match="no camera"):
         configure_from_dataset(MotionVLAConfig(device="cpu", image_keys=["observation.images.top"]), meta, "ds")
+
+
+def test_the_command_line_is_kept_for_the_model_card(trained):
+    command = (trained / "command.txt").read_text().strip()
+    assert command.startswith("motionvla train ") and "--train.steps=3" in command
+    assert "--train.checkpoint_every=2" in command and "--train.batch_size=4" in command
+
+
+def test_push_to_hub_without_a_repo_id_is_refused_before_training(train_args, tmp_path, capsys):
+    assert main(train_args(tmp_path / "run", "--policy.push_to_hub=true")) == 2
+    assert "--policy.push_to_hub=true needs --policy.repo_id=OWNER/NAME" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
