@@ -1,8 +1,10 @@
 """``FlowShardDataset``: a streaming torch dataset over a prep output folder (or several, mixed by weight).
 
-Plain ``webdataset.WebDataset("DIR/shard-{000000..000009}.tar")`` reads the same shards; this class adds what
-training needs: shards split across DataLoader workers and distributed ranks, a shuffle buffer, mixtures of
-folders, and samples decoded into the *flow sample* of docs/data_prep.md with ``allow_pickle=False``.
+Plain ``webdataset.WebDataset("DIR/shard-{000000..000009}.tar")`` reads the same shards; this class is built on
+webdataset's pipeline stages (``SimpleShardList`` → ``split_by_node`` → ``split_by_worker`` →
+``tarfile_to_samples`` → a seeded shuffle buffer) and adds what training needs on top: an order that depends only
+on the seed (never on the process), mixtures of folders by weight, a resume position, and samples decoded into
+the *flow sample* of docs/data_prep.md with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
+import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from data_prep.records import CONFIG, STATS
@@ -50,10 +53,6 @@ def iter_shard(path: Path) -> Iterator[dict]:
         yield current
 
 
-def _split(items: list, parts: int, index: int) -> list:
-    return items[index::parts]
-
-
 class FlowShardDataset(IterableDataset):
     """Streams flow samples from one or more prep output folders.
 
@@ -67,10 +66,13 @@ class FlowShardDataset(IterableDataset):
             proportional to its weight until every folder is exhausted); None = concatenate in order.
         shuffle: shuffle shard order and samples (buffer of ``shuffle_buffer``), seeded by ``seed`` + ``epoch``.
         repeat: cycle forever (for step-based training).
+        skip: samples of this stream (this rank and DataLoader worker) to pass over first: to resume where an
+            earlier run with the same seed stopped (the order depends only on seed, epoch, rank and worker).
     """
 
     def __init__(self, folders: str | Path | Sequence[str | Path], *, weights: Sequence[float] | None = None,
-                 shuffle: bool = False, shuffle_buffer: int = 256, seed: int = 0, repeat: bool = False) -> None:
+                 shuffle: bool = False, shuffle_buffer: int = 256, seed: int = 0, repeat: bool = False,
+                 skip: int = 0) -> None:
         super().__init__()
         self.folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
         if not self.folders:
@@ -81,6 +83,9 @@ class FlowShardDataset(IterableDataset):
         self.weights = list(weights) if weights is not None else None
         self.shuffle, self.shuffle_buffer, self.seed, self.repeat = shuffle, shuffle_buffer, seed, repeat
         self.epoch = 0
+        if skip < 0:
+            raise UserError(f"skip must be >= 0 (samples this stream already gave), got {skip}")
+        self.skip = skip
 
     def __len__(self) -> int:
         """Samples in all folders, from their stats.json (the books written by ``motionvla prep``)."""
@@ -95,29 +100,28 @@ class FlowShardDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _my_shards(self, shards: list[Path], order: random.Random) -> list[Path]:
-        """This worker's (and rank's) share; ``order`` is seeded alike everywhere so the shares partition."""
-        shards = list(shards)
+    def _rng(self, epoch: int, *parts: object) -> random.Random:
+        # random.Random(str) seeds from the string's SHA-512: the same in every process. (hash() of a tuple that
+        # holds a str is not: Python salts string hashes per process, which made the order differ run to run.)
+        return random.Random("/".join(str(p) for p in (self.seed, epoch, *parts)))
+
+    def _folder_pipeline(self, n: int, epoch: int) -> wds.DataPipeline:
+        """Folder ``n``'s samples for this rank and worker: its shard list (shuffled alike on every rank and
+        worker, so the shares partition it), split by node then by worker, read as webdataset samples."""
+        urls = [str(p) for p in self.shards[n]]
         if self.shuffle:
-            order.shuffle(shards)
-        rank, world = 0, 1
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        info = get_worker_info()
-        workers, worker = (info.num_workers, info.id) if info else (1, 0)
-        return _split(_split(shards, world, rank), workers, worker)
+            self._rng(epoch, "shards", n).shuffle(urls)
+        return wds.DataPipeline(wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker,
+                                wds.tarfile_to_samples())
 
-    def _folder_stream(self, shards: list[Path], order: random.Random) -> Iterator[dict]:
-        for shard in self._my_shards(shards, order):
-            yield from iter_shard(shard)
-
-    def _raw(self, epoch: int, rng: random.Random) -> Iterator[dict]:
-        streams = [self._folder_stream(s, random.Random(hash((self.seed, epoch, n))))
-                   for n, s in enumerate(self.shards)]
+    def _mixed(self, epoch: int, rng: random.Random) -> Iterator[dict]:
+        streams = [iter(self._folder_pipeline(n, epoch)) for n in range(len(self.shards))]
         if self.weights is None:
             for stream in streams:
                 yield from stream
             return
+        # webdataset's RandomMix draws from the global `random` module, which cannot be seeded per dataset;
+        # this is the same weighted draw (until every folder is exhausted) from the seeded ``rng``.
         live = list(range(len(streams)))
         while live:
             pick = rng.choices(live, weights=[self.weights[i] for i in live])[0]
@@ -126,24 +130,21 @@ class FlowShardDataset(IterableDataset):
             except StopIteration:
                 live.remove(pick)
 
-    def _shuffled(self, epoch: int, rng: random.Random) -> Iterator[dict]:
-        if not self.shuffle:
-            yield from self._raw(epoch, rng)
-            return
-        buffer: list[dict] = []
-        for sample in self._raw(epoch, rng):
-            buffer.append(sample)
-            if len(buffer) >= self.shuffle_buffer:
-                yield buffer.pop(rng.randrange(len(buffer)))
-        rng.shuffle(buffer)
-        yield from buffer
+    def _epoch_samples(self, epoch: int) -> Iterator[dict]:
+        info = get_worker_info()
+        rng = self._rng(epoch, "samples", info.id if info else 0)
+        samples = self._mixed(epoch, rng)
+        if self.shuffle:
+            samples = wds.shuffle(self.shuffle_buffer, min(self.shuffle_buffer, 100), rng=rng)(samples)
+        yield from samples
 
     def __iter__(self) -> Iterator[dict]:
-        epoch = self.epoch
+        epoch, skip = self.epoch, self.skip
         while True:
-            info = get_worker_info()
-            rng = random.Random(hash((self.seed, epoch, info.id if info else 0, "samples")))
-            for members in self._shuffled(epoch, rng):
+            for members in self._epoch_samples(epoch):
+                if skip:
+                    skip -= 1
+                    continue
                 sample = decode_sample(members)
                 yield {"frames": torch.from_numpy(sample["frames"]), "flow": torch.from_numpy(sample["flow"]),
                        "past_flow": torch.from_numpy(sample["past_flow"]), "caption": sample["caption"],

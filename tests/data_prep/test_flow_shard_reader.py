@@ -99,6 +99,52 @@ def test_mixture_of_folders_and_shuffle(shards):
     assert keys != [s["key"] for s in FlowShardDataset([out, out])]
 
 
+ORDER_SCRIPT = """
+import sys
+from data_prep import FlowShardDataset
+ds = FlowShardDataset([sys.argv[1], sys.argv[1]], weights=[3, 1], shuffle=True, shuffle_buffer=4, seed=7)
+print(",".join(s["key"] for s in ds))
+"""
+
+
+def test_one_seed_gives_one_order_in_every_process(shards):
+    """Python salts str hashes per process (PYTHONHASHSEED): an order seeded through hash() of a tuple holding a
+    str differed from run to run. Three fresh processes with different salts must agree."""
+    import os
+    import subprocess
+    import sys
+
+    out = shards[0]
+    orders = {subprocess.run([sys.executable, "-c", ORDER_SCRIPT, str(out)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": str(salt)}).stdout for salt in (1, 2, 3)}
+    assert len(orders) == 1
+    keys = orders.pop().strip().split(",")
+    in_this_process = [s["key"] for s in FlowShardDataset([out, out], weights=[3, 1], shuffle=True, shuffle_buffer=4,
+                                                          seed=7)]
+    assert keys == in_this_process
+    other_seed = [s["key"] for s in FlowShardDataset([out, out], weights=[3, 1], shuffle=True, shuffle_buffer=4, seed=8)]
+    assert other_seed != keys and sorted(other_seed) == sorted(keys)
+
+
+def test_skip_resumes_the_stream_where_it_stopped(shards):
+    out = shards[0]
+    full = _take(FlowShardDataset(out, shuffle=True, seed=3, repeat=True, shuffle_buffer=4), 20)
+    assert len(full) == 20
+    resumed = _take(FlowShardDataset(out, shuffle=True, seed=3, repeat=True, shuffle_buffer=4, skip=7), 13)
+    assert resumed == full[7:]  # across the epoch boundary too (fewer than 20 samples per epoch)
+    with pytest.raises(UserError, match="skip must be >= 0"):
+        FlowShardDataset(out, skip=-1)
+
+
+def _take(dataset, n: int) -> list[str]:
+    keys = []
+    for sample in dataset:
+        keys.append(sample["key"])
+        if len(keys) == n:
+            return keys
+    return keys
+
+
 def test_bad_folders_are_clear_errors(shards, tmp_path):
     with pytest.raises(UserError, match="not a folder"):
         FlowShardDataset(tmp_path / "missing")
