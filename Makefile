@@ -13,7 +13,7 @@ export MUJOCO_GL ?= egl
 export WANDB_MODE ?= offline
 PYTEST_ARGS ?=
 
-.PHONY: demo test install libero ros check-system clean
+.PHONY: demo test install libero ros check-system clean lock
 
 demo: $(STAMP) check-system
 	$(VENV)/bin/motionvla quickstart
@@ -36,26 +36,36 @@ $(LIBERO_STAMP): $(STAMP) tools/setup_libero.py sim_envs/libero/install.py
 ros: $(ROS_STAMP)
 
 $(ROS_STAMP): tools/setup_ros.sh packages/motionvla-client/pyproject.toml
-	ROS_VENV=$(ROS_VENV) tools/setup_ros.sh $(ROS_VENV)
+	PIP_CONSTRAINT= ROS_VENV=$(ROS_VENV) tools/setup_ros.sh $(ROS_VENV)
 	@touch $(ROS_STAMP)
 
 check-system:
 	@tools/check_system.sh
 
-$(STAMP): pyproject.toml packages/motionvla-client/pyproject.toml packages/lerobot-policy-motionvla/pyproject.toml
+# Every pip install below (tools/setup_libero.py's too) is pinned by constraints.txt through pip's own
+# PIP_CONSTRAINT; `make lock` refreshes the file after a requirement changes (tools/lock.py).
+export PIP_CONSTRAINT ?= $(CURDIR)/constraints.txt
+
+$(STAMP): pyproject.toml packages/motionvla-client/pyproject.toml packages/lerobot-policy-motionvla/pyproject.toml constraints.txt
+	@if [ -n "$(PIP_CONSTRAINT)" ]; then "$$(tools/find_python312.sh)" tools/lock.py check || exit 1; fi
 	@if [ ! -x $(PY) ]; then \
 	  python=$$(tools/find_python312.sh) || exit 1; \
 	  echo "creating $(VENV) with $$python"; \
 	  "$$python" -m venv $(VENV); \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,ray]"
-	$(PY) -m pip install --quiet -e packages/motionvla-client
+	$(PY) -m pip install --quiet -e "packages/motionvla-client[ros]" -e ".[test,ray,wandb]"
 # lerobot's plugin shim: lerobot-train / lerobot-eval find the motionvla policy type without extra flags.
 	$(PY) -m pip install --quiet --no-deps -e packages/lerobot-policy-motionvla
 # openpi-client (tests drive our server with it) pins numpy<2, but its client code runs on numpy 2: no deps.
 	$(PY) -m pip install --quiet --no-deps "openpi-client==0.1.2"
 	@touch $(STAMP)
+
+# Re-resolve the requirements without the old pins (pip's newest that fit pyproject.toml), then pin the result.
+lock:
+	rm -f $(STAMP) $(LIBERO_STAMP)
+	$(MAKE) install libero PIP_CONSTRAINT=
+	$(PY) tools/lock.py write
 
 clean:
 	rm -rf $(VENV) $(ROS_VENV) outputs .pytest_cache

@@ -49,20 +49,13 @@ def image_from_raw(height: int, width: int, encoding: str, step: int, data: Any)
 
 
 def image_from_compressed(data: Any) -> np.ndarray:
-    """A ``sensor_msgs/CompressedImage`` (JPEG/PNG) as ``(H, W, 3)`` uint8 RGB, decoded by Pillow (or OpenCV)."""
+    """A ``sensor_msgs/CompressedImage`` (JPEG/PNG) as ``(H, W, 3)`` uint8 RGB, decoded by Pillow."""
     blob = as_bytes(data)
     try:
         from PIL import Image
     except ImportError:
-        try:
-            import cv2
-        except ImportError:
-            raise ImportError("CompressedImage needs Pillow or OpenCV in the bridge's environment "
-                              "(pip install pillow)") from None
-        decoded = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise ValueError("CompressedImage data could not be decoded") from None
-        return np.ascontiguousarray(decoded[..., ::-1])
+        raise ImportError("CompressedImage needs Pillow in the bridge's environment: "
+                          "pip install 'motionvla-client[ros]'") from None
     with Image.open(io.BytesIO(blob)) as img:
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
