@@ -21,13 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-#: Policy observation keys: LeRobot's (``lerobot.utils.constants``), spelled out because importing lerobot
-#: pulls in torch and sim_envs stays torch-free; a test checks they agree. The rest of the project imports
-#: them from here (through ``motionvla.datasets.features``).
-IMAGE_KEY_PREFIX = "observation.images."
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
-TASK_KEY = "task"
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY  # noqa: F401 -- the one vocabulary, also spelled adapters.*
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def _prepare_out(cfg: Config, policy_tag: str) -> Path:
 def _env_options(cfg: Config, adapter: Any, policy: Any | None) -> tuple[int | None, tuple[str, ...] | None]:
     """Image size and cameras for the env factory: given > a tabletop checkpoint's own > the family's."""
     from motionvla.inference import parse_rename_map
-    from sim_envs.adapters import IMAGE_KEY_PREFIX
+    from motionvla.keys import IMAGE_KEY_PREFIX
 
     cameras = tuple(c.strip() for c in cfg.cameras.split(",") if c.strip()) or None
     image_size = cfg.image_size or None

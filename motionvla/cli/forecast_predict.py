@@ -110,7 +110,7 @@ def run(cfg: Config) -> dict[str, Any]:
     from PIL import Image
 
     from motionvla.flow import flow_to_motion_image
-    from motionvla.flow_forecast.evaluation import resize_flows
+    from motionvla.flow import resize_flows
     from motionvla.cli.forecast_train import forecaster_folder
     from motionvla.flow_forecast.pipeline import FlowForecastPipeline
 

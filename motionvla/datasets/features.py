@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from sim_envs.adapters import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY, EnvFeatures
+from sim_envs.adapters import EnvFeatures
+
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 
 def dataset_features(features: EnvFeatures, use_videos: bool) -> dict[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ def sample_flow_scale(repo_id: str, root: Any, camera_key: str, cfg: Any, q: flo
 
     from motionvla.datasets.flow_targets import future_flows  # here: flow_targets imports this module
     from motionvla.flow import FlowEstimator
-    from motionvla.reports.media import to_uint8_hwc
+    from motionvla.utils.images import to_uint8_hwc
 
     if total_episodes is None:
         total_episodes = LeRobotDataset(repo_id, root=root, video_backend=video_backend).meta.total_episodes

@@ -35,16 +35,13 @@ from tqdm import tqdm
 
 from motionvla.datasets.reading import episode_frames, episode_records
 from motionvla.errors import UserError
+from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.flow import FlowEstimator, flow_magnitudes, resize_flow  # noqa: F401 -- resize_flow re-exported
 from motionvla.utils.atomic import atomic_write_bytes, atomic_write_json
 
 CACHE_DIRNAME = "motionvla_flow_cache"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-MOTION_KEY = "motion"
-MOTION_MASK_KEY = "motion_mask"
-# The observed flow (frame t - stride -> t), (1, 2, h, w) pixels, for a motion head that reads it.
-MOTION_PAST_KEY = "motion_past"
 
 
 @dataclass

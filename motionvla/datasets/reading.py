@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from motionvla.datasets.features import IMAGE_KEY_PREFIX
-from motionvla.reports.media import to_uint8_hwc
+from motionvla.keys import IMAGE_KEY_PREFIX
+from motionvla.utils.images import to_uint8_hwc
 
 
 def episode_records(dataset: Any) -> list[dict[str, Any]]:

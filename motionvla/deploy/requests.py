@@ -23,7 +23,7 @@ import numpy as np
 from motionvla_client import msgpack_numpy
 
 from motionvla.inference import PolicyMetadata
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 NUM_SAMPLES_KEY = "num_samples"
 MOTION_PREVIEW_KEY = "motion_preview"

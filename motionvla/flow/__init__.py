@@ -19,7 +19,7 @@ from motionvla.flow.codec import (
 from motionvla.flow.errors import FlowConfigError
 from motionvla.flow.estimation import METHODS, FlowEstimator, estimate_flow
 from motionvla.flow.metrics import angular_error, angular_error_map, end_point_error
-from motionvla.flow.resize import resize_flow
+from motionvla.flow.resize import motion_targets, resize_flow, resize_flows
 from motionvla.flow.scale import codec_scale, flow_magnitudes
 from motionvla.flow.relative import (
     CameraFit,
@@ -40,6 +40,8 @@ __all__ = [
     "angular_error_map",
     "codec_scale",
     "color_wheel",
+    "motion_targets",
+    "resize_flows",
     "end_point_error",
     "estimate_flow",
     "fit_camera_motion",

@@ -1,9 +1,15 @@
-"""Resampling a flow field to another resolution, with its vectors rescaled (the one implementation)."""
+"""Resampling a flow field to another resolution, with its vectors rescaled (numpy with OpenCV for data prep,
+torch for batches), and future flow as the stacked motion images a motion DiT generates."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from motionvla.flow.codec import flow_to_motion_image_float
 
 
 def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -29,3 +35,35 @@ def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
     out[:, 0] *= width / src_w
     out[:, 1] *= height / src_h
     return out.reshape(*lead, 2, height, width)
+
+
+def resize_flows(flow: Tensor, size: int) -> Tensor:
+    """``(B, N, 2, H, W)`` -> ``(B, N, 2, size, size)``, vectors rescaled with the image (x by size/W, y by
+    size/H); area averaging when shrinking, bilinear when growing."""
+    b, n, _, h, w = flow.shape
+    if n == 0:
+        return flow.new_zeros(b, 0, 2, size, size)
+    x = flow.float().reshape(b * n, 2, h, w)
+    if (h, w) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="area" if h >= size else "bilinear")
+        x = x * torch.tensor([size / w, size / h], device=x.device, dtype=x.dtype).view(1, 2, 1, 1)
+    return x.reshape(b, n, 2, size, size)
+
+
+def motion_targets(flow: Tensor, resolution: int, max_magnitude: float) -> Tensor:
+    """Future flow → stacked motion images in [0, 1].
+
+    Args:
+        flow: ``(B, K, 2, H, W)`` float, pixels at the input resolution, x then y.
+        resolution: r, the motion resolution; vectors are rescaled with the image (x by r/W, y by r/H).
+        max_magnitude: the codec's fixed scale in pixels *at resolution r*.
+
+    Returns:
+        ``(B, 3K, r, r)`` float32 in [0, 1].
+    """
+    if flow.dim() != 5 or flow.shape[2] != 2:
+        raise ValueError(f"motion flow must be (B, K, 2, H, W), got {tuple(flow.shape)}")
+    b, k = flow.shape[:2]
+    x = resize_flows(flow, resolution).reshape(b * k, 2, resolution, resolution)
+    img = flow_to_motion_image_float(x, max_magnitude)  # (B·K, 3, r, r)
+    return img.reshape(b, 3 * k, resolution, resolution)

@@ -12,25 +12,13 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from motionvla.flow import resize_flows
 from motionvla.flow_forecast.baselines import BASELINES, ForecastErrors, baseline_forecast
 from motionvla.flow_forecast.modeling import FlowForecaster
-
-
-def resize_flows(flow: Tensor, size: int) -> Tensor:
-    """``(B, N, 2, H, W)`` -> ``(B, N, 2, size, size)`` with the vectors rescaled with the image."""
-    b, n, _, h, w = flow.shape
-    if n == 0:
-        return flow.new_zeros(b, 0, 2, size, size)
-    x = flow.float().reshape(b * n, 2, h, w)
-    if (h, w) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="area" if h >= size else "bilinear")
-        x = x * torch.tensor([size / w, size / h], dtype=x.dtype).view(1, 2, 1, 1)
-    return x.reshape(b, n, 2, size, size)
 
 
 def clip_kinds(past: Tensor, future: Tensor, threshold: float, min_fraction: float = 0.002) -> list[str]:

@@ -16,31 +16,8 @@ import torch.nn.functional as F
 from diffusers import PixArtTransformer2DModel
 from torch import Tensor, nn
 
-from motionvla.flow import flow_to_motion_image_float
+from motionvla.flow import flow_to_motion_image_float, motion_targets  # noqa: F401 -- motion_targets re-exported
 from motionvla.flow_forecast.flow_matching import PREDICTIONS, euler_sample, flow_matching_loss, velocity_from_sample
-
-
-def motion_targets(flow: Tensor, resolution: int, max_magnitude: float) -> Tensor:
-    """Future flow → stacked motion images in [0, 1].
-
-    Args:
-        flow: ``(B, K, 2, H, W)`` float, pixels at the input resolution, x then y.
-        resolution: r, the motion resolution; vectors are rescaled with the image (x by r/W, y by r/H).
-        max_magnitude: the codec's fixed scale in pixels *at resolution r*.
-
-    Returns:
-        ``(B, 3K, r, r)`` float32 in [0, 1].
-    """
-    if flow.dim() != 5 or flow.shape[2] != 2:
-        raise ValueError(f"motion flow must be (B, K, 2, H, W), got {tuple(flow.shape)}")
-    b, k, _, h, w = flow.shape
-    x = flow.float().reshape(b * k, 2, h, w)
-    if (h, w) != (resolution, resolution):
-        x = F.interpolate(x, size=(resolution, resolution), mode="area" if h >= resolution else "bilinear")
-        scale = torch.tensor([resolution / w, resolution / h], device=x.device, dtype=x.dtype).view(1, 2, 1, 1)
-        x = x * scale
-    img = flow_to_motion_image_float(x, max_magnitude)  # (B·K, 3, r, r)
-    return img.reshape(b, 3 * k, resolution, resolution)
 
 
 def moving_pixel_weight(x0: Tensor, num_frames: int, moving_weight: float) -> Tensor | None:

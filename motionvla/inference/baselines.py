@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from motionvla.inference.interface import PolicyMetadata, is_batched
-from sim_envs.adapters import STATE_KEY, EnvFeatures
+from sim_envs.adapters import EnvFeatures
+from motionvla.keys import STATE_KEY
 
 
 class RandomPolicy:

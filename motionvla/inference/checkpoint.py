@@ -18,7 +18,7 @@ import numpy as np
 from motionvla.errors import UserError
 from motionvla.inference.interface import PolicyMetadata, is_batched
 from motionvla.utils.hub import local_or_hub
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from motionvla.errors import UserError
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY, EnvFeatures
+from sim_envs.adapters import EnvFeatures
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 
 @dataclass

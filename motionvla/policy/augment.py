@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_PAST_KEY
+from motionvla.keys import MOTION_KEY, MOTION_PAST_KEY
 
 
 def shift_images(images: Tensor, shifts: Tensor, pad: int) -> Tensor:

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoModel, PretrainedConfig, PreTrainedModel, Qwen2Config, Qwen2Model
 
-from motionvla.moe import upcycle_to_moe
+from motionvla.policy.backbone_moe import upcycle_language_model
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
 from motionvla.vlm import TinyVisionEncoder, build_tokenizer, tiny_decoder_config
 
@@ -20,17 +20,6 @@ from motionvla.vlm import TinyVisionEncoder, build_tokenizer, tiny_decoder_confi
 def tiny_lm_config(config: MotionVLAConfig, vocab_size: int) -> Qwen2Config:
     """The tiny backbone's Qwen2-style decoder config, shaped by ``config`` (see :func:`tiny_decoder_config`)."""
     return tiny_decoder_config(config.hidden_size, config.num_layers, config.num_heads, config.num_kv_heads, vocab_size)
-
-
-def upcycle_language_model(lm: nn.Module, config: MotionVLAConfig) -> list[str]:
-    """Turn ``lm``'s gated MLPs into MoE layers as ``config.moe`` says (none if ``num_experts == 0``);
-    returns the replaced modules' names."""
-    moe = config.moe
-    if moe.num_experts == 0:
-        return []
-    planner = (dict(min_tokens=moe.min_tokens, imbalance_threshold=moe.imbalance_threshold, alpha=moe.alpha)
-               if moe.dispatcher == "llep" else {})
-    return upcycle_to_moe(lm, moe.num_experts, moe.top_k, dispatcher=moe.dispatcher, **planner)
 
 
 class TinyVLMBackbone(nn.Module):

@@ -12,8 +12,8 @@ import torch
 from lerobot.configs import FeatureType, NormalizationMode, PreTrainedConfig
 from lerobot.optim import AdamWConfig
 
-from motionvla.datasets.features import IMAGE_KEY_PREFIX as IMAGE_PREFIX
-from motionvla.datasets.features import STATE_KEY
+from motionvla.keys import IMAGE_KEY_PREFIX as IMAGE_PREFIX
+from motionvla.keys import STATE_KEY
 from motionvla.moe import DISPATCHERS
 from motionvla.policy.motion_head.config import MotionHeadConfig
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
 from motionvla.datasets.flow_scale import SCALE_EPISODES  # noqa: F401 -- named in the docstring below
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig

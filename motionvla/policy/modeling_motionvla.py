@@ -20,8 +20,8 @@ from safetensors.torch import load_file
 from torch import Tensor
 from transformers import PretrainedConfig
 
-from motionvla.datasets.features import STATE_KEY
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY
+from motionvla.keys import STATE_KEY
+from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY
 from motionvla.errors import UserError
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.augment import random_shift_batch

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoModel, AutoProcessor, PretrainedConfig
 
-from motionvla.policy.backbone import upcycle_language_model
+from motionvla.policy.backbone_moe import upcycle_language_model
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.vlm import text_hidden_size, text_model_of
 

@@ -24,7 +24,7 @@ from lerobot.processor.converters import (
     transition_to_policy_action,
 )
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
+from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head.flow_step import FlowTargetsStep
 

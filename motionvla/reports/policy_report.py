@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from motionvla.reports.media import to_uint8_hwc, write_png
+from motionvla.reports.media import write_png
+from motionvla.utils.images import to_uint8_hwc
 
 
 def plot_loss_curves(runs: dict[str, list[dict[str, Any]]], path: str | Path,
@@ -50,7 +51,7 @@ def policy_batch(preprocess: Any, items: list[dict[str, Any]]) -> dict[str, Any]
     (``motion_past``, which the pre-processor does not know) carried over when the items have it."""
     from torch.utils.data import default_collate
 
-    from motionvla.datasets.flow_targets import MOTION_PAST_KEY
+    from motionvla.keys import MOTION_PAST_KEY
 
     batch = preprocess(default_collate(items))
     if all(MOTION_PAST_KEY in it for it in items):
@@ -66,7 +67,7 @@ def motion_comparison(policy: Any, preprocess: Any, items: list[dict[str, Any]],
     ``items``: training items with ``observation.images.<cam>``, ``observation.state``, ``task``, ``motion``.
     Returns a uint8 ``(H, W, 3)`` image.
     """
-    from motionvla.flow_forecast.motion_dit import motion_targets
+    from motionvla.flow import motion_targets
 
     cfg = policy.config
     batch = policy_batch(preprocess, items)
@@ -107,9 +108,9 @@ def motion_forecast_error(policy: Any, preprocess: Any, items: list[dict[str, An
     "moving_fraction", "scale_px", "frames", "motion_resolution", "sample_steps"}`` (the ``last`` pair only
     with ``motion_past``).
     """
-    from motionvla.datasets.flow_targets import MOTION_PAST_KEY
+    from motionvla.keys import MOTION_PAST_KEY
     from motionvla.flow import end_point_error, motion_image_float_to_flow
-    from motionvla.flow_forecast.motion_dit import motion_targets
+    from motionvla.flow import motion_targets
 
     cfg = policy.config
     k, r, m = cfg.motion_frames, cfg.motion_resolution, cfg.flow_max_magnitude

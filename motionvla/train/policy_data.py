@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from motionvla.datasets.features import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
 from motionvla.datasets.flow_targets import (
     MOTION_KEY,
     MOTION_MASK_KEY,

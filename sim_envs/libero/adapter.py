@@ -10,7 +10,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY, EnvAdapter, EnvFeatures
+from sim_envs.adapters import EnvAdapter, EnvFeatures
+
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 from sim_envs.libero import protocol
 
 _WRIST = protocol.CAMERAS["robot0_eye_in_hand_image"]

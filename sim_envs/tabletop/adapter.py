@@ -8,7 +8,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sim_envs.adapters import STATE_KEY, EnvAdapter
+from sim_envs.adapters import EnvAdapter
+
+from motionvla.keys import STATE_KEY
 
 
 class TabletopAdapter(EnvAdapter):

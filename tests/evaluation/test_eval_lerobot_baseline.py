@@ -14,7 +14,7 @@ from lerobot.utils.constants import ACTION, OBS_IMAGES, OBS_STATE
 import sim_envs
 from motionvla.cli.main import main
 from motionvla.inference import CheckpointPolicy, stack_observations
-from sim_envs.adapters import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, STATE_KEY
 
 
 def test_observation_keys_are_lerobots():

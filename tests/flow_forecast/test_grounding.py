@@ -79,7 +79,7 @@ def test_save_load_round_trip_is_exact(tmp_path):
 def test_policy_motion_head_takes_a_forecaster_with_observed_flow_and_grounding_maps(tmp_path):
     """The policy's head, seeded from such a forecaster, computes exactly what the forecaster's DiT computes for
     the same hidden states, current frame and observed flow: the same condition channels, the same velocity."""
-    from motionvla.datasets.flow_targets import MOTION_PAST_KEY
+    from motionvla.keys import MOTION_PAST_KEY
     from motionvla.policy.configuration_motionvla import MotionVLAConfig
     from motionvla.policy.modeling_motionvla import MotionVLAPolicy
     from motionvla.policy.motion_head_init import adopt_forecaster_shapes, load_forecaster_dit

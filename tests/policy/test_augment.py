@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionvla.datasets.flow_targets import MOTION_KEY
+from motionvla.keys import MOTION_KEY
 from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
 from motionvla.policy.augment import random_shift_batch, shift_images
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import sim_envs
-from sim_envs.adapters import STATE_KEY, TASK_KEY
+from motionvla.keys import STATE_KEY, TASK_KEY
 from sim_envs.libero import install, protocol
 
 # `make test` sets LIBERO up first, so a missing set-up is a failure here, never a silent skip.

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import sim_envs
-from sim_envs.adapters import STATE_KEY, TASK_KEY
+from motionvla.keys import STATE_KEY, TASK_KEY
 from sim_envs.libero import LiberoAdapter, LiberoNotInstalled, install, make_env, protocol
 from sim_envs.libero.adapter import libero_state, quat_to_axis_angle, turn
 

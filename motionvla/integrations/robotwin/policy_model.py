@@ -20,7 +20,8 @@ import numpy as np
 
 from motionvla.errors import UserError
 from motionvla.inference import CheckpointPolicy, Policy, check_fits, parse_rename_map, renamed_features
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY, EnvFeatures
+from sim_envs.adapters import EnvFeatures
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 ENV_NAME = "RoboTwin"
 #: RoboTwin camera -> the camera names of lerobot's aloha-style bimanual datasets (lerobot/robotwin_unified,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from motionvla.datasets.features import IMAGE_KEY_PREFIX
+from motionvla.keys import IMAGE_KEY_PREFIX
 
 EMPTY_CAMERA_MARK = ".empty_camera_"  # π0.5's padded cameras (``empty_cameras``) carry no pixels to take flow from
 

@@ -27,7 +27,7 @@ from lerobot.configs import PipelineFeatureType, PolicyFeature
 from lerobot.processor import EnvTransition, ProcessorStep, ProcessorStepRegistry, TransitionKey
 from torch import Tensor
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
+from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.flow import FlowEstimator, resize_flow
 
 STEP_NAME = "motionvla_flow_targets"

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from motionvla.datasets.flow_targets import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
+from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY, MOTION_PAST_KEY
 from motionvla.flow_forecast.grounding import GroundingMaps
 from motionvla.flow_forecast.motion_dit import MotionDiT, image_condition, motion_targets, moving_pixel_weight
 from motionvla.policy.motion_head.config import MotionHeadConfig

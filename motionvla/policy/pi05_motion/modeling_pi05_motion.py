@@ -19,7 +19,7 @@ from lerobot.policies.pi05.modeling_pi05 import PI05Policy
 from lerobot.utils.constants import OBS_LANGUAGE_ATTENTION_MASK, OBS_LANGUAGE_TOKENS
 from torch import Tensor
 
-from motionvla.datasets.flow_targets import MOTION_KEY
+from motionvla.keys import MOTION_KEY
 from motionvla.errors import UserError
 from motionvla.policy.motion_head.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead

@@ -24,7 +24,7 @@ import numpy as np
 
 from motionvla.errors import UserError
 from motionvla.integrations.robotwin.policy_model import RoboTwinPolicyModel
-from sim_envs.adapters import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
+from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
 
 #: XPolicyLab camera (RoboTwin's CAMERA_NAME_MAP) -> lerobot aloha-style names, as XPolicyLab's LeRobot v3.0
 #: converter (scripts/transform_lerobot_v30_format.py) names them.
