@@ -70,6 +70,17 @@ class EnvAdapter:
     default_cameras: tuple[str, ...] | None = None
     #: Whether :meth:`expert` gives a scripted policy.
     has_expert: bool = False
+    #: Cameras the family's envs always render (None: the env factory takes a ``cameras`` option).
+    fixed_cameras: tuple[str, ...] | None = None
+    #: How episode ``i`` is seeded (:meth:`episode_seed`): the protocols this family offers, its default first.
+    seed_protocols: tuple[str, ...] = ("per_episode",)
+
+    def episode_seed(self, protocol: str, base_seed: int, episode_index: int) -> int:
+        """The env seed of episode ``episode_index`` under ``protocol``; ``per_episode``: ``base_seed + i``."""
+        if protocol not in self.seed_protocols:
+            raise ValueError(f"unknown seed protocol {protocol!r} for {self.family or 'this family'}; accepted: "
+                             f"{', '.join(self.seed_protocols)}")
+        return base_seed + episode_index
 
     def check_available(self) -> None:
         """Raise ImportError (saying how to install it) when this family cannot make envs here."""

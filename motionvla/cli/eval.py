@@ -41,6 +41,9 @@ class Config:
     episodes: int = 0
     # Episode i of every task uses env seed `seed + i` (tabletop demos are recorded from seed 0 up).
     seed: int = 1000
+    # How episodes are seeded: "" = the env family's protocol (tabletop: per_episode = seed + i; LIBERO: openpi =
+    # env seed 7 for every trial, or openvla = 0, or per_episode).
+    seed_protocol: str = ""
     # Output folder; empty: outputs/eval/<time>_<policy>_<env>.
     out: str = ""
     # Worker processes running waves of episodes in parallel (1 = in this process).
@@ -115,6 +118,12 @@ def _env_options(cfg: Config, adapter: Any, policy: Any | None) -> tuple[int | N
 
     cameras = tuple(c.strip() for c in cfg.cameras.split(",") if c.strip()) or None
     image_size = cfg.image_size or None
+    if adapter.fixed_cameras is not None:  # the env renders these always; --cameras can only name them
+        unknown = [c for c in cameras or () if c not in adapter.fixed_cameras]
+        if unknown:
+            raise UserError(f"--cameras={cfg.cameras}: {cfg.env} has no camera {', '.join(unknown)}; it renders "
+                            f"{', '.join(adapter.fixed_cameras)} (always both)")
+        return image_size or adapter.default_image_size, None
     if policy is not None and adapter.default_image_size is not None:
         # A family whose render size is free (tabletop) renders what the checkpoint was trained on.
         inverse = {v: k for k, v in parse_rename_map(cfg.rename_map).items()}
@@ -167,6 +176,10 @@ def run(cfg: Config) -> dict[str, Any]:
     rename = parse_rename_map(cfg.rename_map)
     adapter = sim_envs.adapter_for(tasks[0])
     cfg.episodes = cfg.episodes or adapter.default_episodes
+    cfg.seed_protocol = cfg.seed_protocol or adapter.seed_protocols[0]
+    if cfg.seed_protocol not in adapter.seed_protocols:
+        raise UserError(f"--seed_protocol={cfg.seed_protocol}: unknown for {cfg.env}; accepted: "
+                        f"{', '.join(adapter.seed_protocols)}")
     try:
         adapter.check_available()
         env_features, image_size, cameras = _check_policy(cfg, tasks[0], rename)
@@ -179,7 +192,7 @@ def run(cfg: Config) -> dict[str, Any]:
     out = _prepare_out(cfg, policy_spec.tag)
     print(format_config(cfg))
 
-    plan_keys = ("policy", "env", "tasks", "episodes", "seed", "videos_per_task", "image_size", "cameras", "max_steps",
+    plan_keys = ("policy", "env", "tasks", "episodes", "seed", "seed_protocol", "videos_per_task", "image_size", "cameras", "max_steps",
                  "n_action_steps", "rename_map", "batch")
     plan = {k: getattr(cfg, k) for k in plan_keys}
     log = EpisodeLog(out, plan)
@@ -190,7 +203,7 @@ def run(cfg: Config) -> dict[str, Any]:
         EpisodeSpec(
             task=task,
             episode_index=i,
-            seed=cfg.seed + i,
+            seed=adapter.episode_seed(cfg.seed_protocol, cfg.seed, i),
             video_path=str(out / VIDEOS_DIR / f"{task.replace('/', '-')}_ep{i:03d}.gif") if i < cfg.videos_per_task else None,
         )
         for task in tasks
@@ -229,7 +242,8 @@ def run(cfg: Config) -> dict[str, Any]:
         config=config,
         eval_s=elapsed,
         extra={"policy": {"name": policy_spec.tag, "kind": policy_spec.kind, "source": cfg.policy},
-               "resumed_episodes": len(mine) - len(todo), "shard": cfg.shard or None, "env_features": env_features},
+               "resumed_episodes": len(mine) - len(todo), "shard": cfg.shard or None, "env_features": env_features,
+               "seed_protocol": cfg.seed_protocol},
     )
     atomic_write_json(out / EVAL_INFO, info)
     save_config(cfg, out)

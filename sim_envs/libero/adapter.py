@@ -47,12 +47,24 @@ class LiberoAdapter(EnvAdapter):
     """Maps :class:`~sim_envs.libero.env.LiberoTaskEnv` to policy observations under the LIBERO protocol.
 
     * ``reset(env, episode_index=i, seed=s)``: initial state ``i % 50``, then 10 no-op settle steps
-      (inside the env, not counted in the step budget).
+      (inside the env, not counted in the step budget). 50 trials per task by default (one per initial state);
+      the env seed of each trial per ``--seed_protocol`` (:data:`protocol.SEED_PROTOCOLS`, openpi's 7 by default).
     * ``observation``: ``observation.images.image`` (agentview) and ``observation.images.wrist_image``,
       uint8 (256, 256, 3) turned 180°; ``observation.state`` float32 (8,); ``task`` = the task's language.
     * ``env_action``: float32 (7,) clipped to [-1, 1]. ``max_steps``: the suite's limit (220 for spatial).
     * ``success``: LIBERO's ``done``.
     """
+
+    default_episodes = protocol.TRIALS_PER_TASK  # one trial per fixed initial state
+    fixed_cameras = tuple(protocol.CAMERAS.values())
+    seed_protocols = protocol.SEED_PROTOCOLS
+
+    def episode_seed(self, seed_protocol: str, base_seed: int, episode_index: int) -> int:
+        """openpi: 7; openvla: 0 (the env's seed in each reference script); per_episode: ``base_seed + i``."""
+        fixed = {"openpi": protocol.DEFAULT_SEED, "openvla": protocol.OPENVLA_ENV_SEED}
+        if seed_protocol in fixed:
+            return fixed[seed_protocol]
+        return super().episode_seed(seed_protocol, base_seed, episode_index)
 
     def check_available(self) -> None:
         from sim_envs.libero.install import SETUP_HINT, LiberoNotInstalled, missing_parts

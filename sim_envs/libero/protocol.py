@@ -69,6 +69,14 @@ CONTROL_HZ = 20.0
 #: Seed of the env's global numpy RNG [openpi] ``seed = 7`` ("seed seems to affect object positions even
 #: when using fixed initial state"); used when the caller gives none.
 DEFAULT_SEED = 7
+#: OpenVLA's LIBERO script [oft]: ``set_seed_everywhere(7)`` for the process, then ``env.seed(0)`` for the env.
+OPENVLA_ENV_SEED = 0
+#: How ``motionvla eval`` seeds the env of trial ``i`` (``--seed_protocol``): "openpi" (default) the env seed 7
+#: of openpi's example, "openvla" OpenVLA's env seed 0, "per_episode" ``--seed + i`` (one seed per trial).
+#: The reference scripts seed once per task and let one env's RNG run on across its 50 trials; our trials run
+#: in any order on any worker, so each trial's env is reset with that seed instead (a trial's result then does
+#: not depend on which trials its worker ran before it).
+SEED_PROTOCOLS: tuple[str, ...] = ("openpi", "openvla", "per_episode")
 
 #: Success is the env's ``done`` (the task's goal predicate) [openpi] ``if done: success``, [oft] the same.
 SUCCESS_FROM = "done"
@@ -81,6 +89,8 @@ LEROBOT_DEVIATIONS: dict[str, str] = {
     "init_state_loading": "lerobot unpickles .pruned_init with torch.load(weights_only=False); we read the "
     ".npz copies made by `make libero` (or torch.load(weights_only=True) with numpy's array rebuilders only)",
     "flip": "lerobot leaves images upside down for its processor to turn; our adapter turns them itself",
+    "seeding": "openpi and OpenVLA seed one env once per task and run its 50 trials in a row; we reset each "
+    "trial's env with the protocol's seed (SEED_PROTOCOLS), so trials can run in parallel and in shards",
 }
 
 

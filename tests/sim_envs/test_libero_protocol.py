@@ -164,3 +164,14 @@ def test_adapter_action_is_7d_in_unit_box():
         adapter.env_action(env, np.zeros(4))
     assert adapter.success({"done": True, "is_success": True}, True) is True
     assert adapter.success({"done": False}, False) is False
+
+
+def test_seed_protocols_follow_the_reference_scripts():
+    adapter = LiberoAdapter("libero_spatial")
+    assert adapter.default_episodes == protocol.TRIALS_PER_TASK == 50
+    assert adapter.seed_protocols[0] == "openpi"
+    assert [adapter.episode_seed("openpi", 1000, i) for i in (0, 7, 49)] == [7, 7, 7]  # openpi: seed = 7
+    assert [adapter.episode_seed("openvla", 1000, i) for i in (0, 49)] == [0, 0]  # OpenVLA: env.seed(0)
+    assert [adapter.episode_seed("per_episode", 1000, i) for i in (0, 49)] == [1000, 1049]
+    with pytest.raises(ValueError, match="accepted: openpi, openvla, per_episode"):
+        adapter.episode_seed("nightly", 1000, 0)
