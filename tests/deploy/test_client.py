@@ -97,6 +97,31 @@ def test_reconnects_with_back_off_when_the_server_restarts():
             server.stop()
 
 
+def test_a_lost_connection_is_noticed_between_requests_and_forgotten_on_reconnect():
+    port = free_port()
+    policy = FakePolicy()
+    server = ServerThread(PolicyServer(policy, port=port))
+    client = PolicyClient("127.0.0.1", port, reconnect_timeout_s=5.0)
+    heard: list[tuple[float, str]] = []
+    client.add_connection_listener(lambda reason: heard.append((time.perf_counter(), reason)))
+    try:
+        client.infer(fake_obs(1.0))
+        assert client.connection_problem() is None
+        stopped_at = time.perf_counter()
+        server.stop()  # no request is in flight: only the watcher can notice
+        deadline = time.perf_counter() + 2.0
+        while not heard and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        assert heard and heard[0][0] - stopped_at < 0.2, heard
+        assert client.connection_problem() == heard[0][1] and "closed" in heard[0][1]
+        server = ServerThread(PolicyServer(policy, port=port))
+        assert client.infer(fake_obs(2.0))["actions"][0, 0] == 2.0  # the next request reconnects ...
+        assert client.connection_problem() is None and len(heard) == 1  # ... and the loss is forgotten
+    finally:
+        client.close()
+        server.stop()
+
+
 def test_unreachable_server_fails_within_the_reconnect_budget():
     client = PolicyClient("127.0.0.1", free_port(), reconnect_timeout_s=0.6, backoff_initial_s=0.05, backoff_max_s=0.2)
     start = time.perf_counter()

@@ -25,9 +25,11 @@ import random
 import threading
 import time
 from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
 from motionvla_client import msgpack_numpy
@@ -80,6 +82,9 @@ class PolicyClient:
         reconnect_timeout_s: longest time spent (re)connecting, all attempts together, before giving up.
         backoff_initial_s, backoff_max_s: first and largest pause between connection attempts.
         max_reply_mb: largest reply accepted (None: no limit; motion previews are the big ones).
+        ping_interval_s, ping_timeout_s: websocket keep-alive: a ping every ``ping_interval_s`` while connected;
+            no pong within ``ping_timeout_s`` closes the connection, so a silent server is noticed between
+            requests too (:meth:`connection_problem`). None: no keep-alive.
     """
 
     def __init__(
@@ -94,6 +99,8 @@ class PolicyClient:
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
         max_reply_mb: float | None = None,
+        ping_interval_s: float | None = 1.0,
+        ping_timeout_s: float | None = 1.0,
     ) -> None:
         if timeout_s <= 0 or connect_timeout_s <= 0 or reconnect_timeout_s < 0:
             raise ValueError("timeout_s and connect_timeout_s must be > 0, reconnect_timeout_s >= 0")
@@ -105,12 +112,18 @@ class PolicyClient:
         self.reconnect_timeout_s = reconnect_timeout_s
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
         self._max_size = None if max_reply_mb is None else int(max_reply_mb * 2**20)
+        self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
         self._conn: ClientConnection | None = None
         self._close_stack = ExitStack()
         self._metadata: dict[str, Any] = {}
         self._lock = threading.RLock()
         #: Connections opened so far (1 after the first call; more after reconnects).
         self.connections = 0
+        # Why the last connection ended without our asking (cleared by a new connection or close()).
+        self._lost_reason: str | None = None
+        self._lost_conn: ClientConnection | None = None
+        self._loss_lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
 
     # ------------------------------------------------------------------ public API
     def infer(self, obs: dict[str, Any], *, num_samples: int | None = None, motion_preview: bool = False) -> dict[str, Any]:
@@ -141,7 +154,7 @@ class PolicyClient:
                     self._drop()
                     raise PolicyTimeoutError(f"no reply from {self.uri} within {self.timeout_s:g} s") from exc
                 except (ConnectionClosed, OSError) as exc:
-                    self._drop()
+                    self._drop(lost=True)
                     received = getattr(exc, "rcvd", None)
                     if received is not None and received.code == MESSAGE_TOO_BIG:
                         raise PayloadTooLargeError(f"server {self.uri} refused the frame: {received.reason}") from exc
@@ -164,13 +177,52 @@ class PolicyClient:
             self._ensure_connected()
             return dict(self._metadata)
 
+    def connection_problem(self) -> str | None:
+        """Why the connection was lost, from the moment it happens (the server closed it or died, a keep-alive
+        pong missed) until a new one is open or :meth:`close` is called; None while all is well. It does not wait
+        for the next request to find out; the next request reconnects as usual."""
+        conn = self._conn
+        if conn is not None and conn.protocol.state is not State.OPEN:
+            return self._describe_loss(conn)
+        return self._lost_reason
+
+    def add_connection_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(reason)`` (from a watcher thread) as soon as an open connection is lost."""
+        self._listeners.append(listener)
+
+    def _describe_loss(self, conn: ClientConnection) -> str:
+        code = conn.protocol.close_code
+        how = f"close code {code}" if code not in (None, 1006) else "no close frame: the server died or the network dropped"
+        return f"connection to {self.uri} closed ({how})"
+
+    def _watch(self, conn: ClientConnection) -> None:
+        # Polls the websocket's state (a field read every 10 ms): websockets' sync API offers no public way to
+        # wait for a connection's end from a thread that is not reading from it.
+        while conn is self._conn and conn.protocol.state is State.OPEN:
+            time.sleep(0.01)
+        if conn is self._conn:  # lost, not dropped by a request that failed (that one reports it itself)
+            self._mark_lost(conn, self._describe_loss(conn))
+
+    def _mark_lost(self, conn: ClientConnection, reason: str) -> None:
+        """Remember why ``conn`` was lost and tell the listeners, once per connection."""
+        with self._loss_lock:
+            if self._lost_conn is conn:
+                return
+            self._lost_conn, self._lost_reason = conn, reason
+        for listener in list(self._listeners):
+            try:
+                listener(reason)
+            except Exception:  # noqa: BLE001 -- a listener's bug must not stop the others
+                logger.exception("connection listener failed")
+
     def reset(self) -> None:
         """Nothing to reset on the server (openpi's client does the same); kept for interface parity."""
 
     def close(self) -> None:
-        """Close the connection (a later call opens a new one)."""
+        """Close the connection (a later call opens a new one); forgets a lost connection's reason."""
         with self._lock:
             self._drop()
+            self._lost_reason = None
 
     def __enter__(self) -> PolicyClient:
         return self
@@ -179,8 +231,11 @@ class PolicyClient:
         self.close()
 
     # ------------------------------------------------------------------ connection handling
-    def _drop(self) -> None:
+    def _drop(self, lost: bool = False) -> None:
+        """Close the connection; ``lost``: because it failed (remembered and told to the listeners)."""
         if self._conn is not None:
+            if lost:
+                self._mark_lost(self._conn, self._describe_loss(self._conn))
             try:
                 self._close_stack.close()
             except Exception:  # noqa: BLE001 -- closing a broken socket may fail in many ways; it is gone either way
@@ -192,7 +247,8 @@ class PolicyClient:
         with ExitStack() as stack:
             # Entered as a context manager (websockets >= 17.1 deprecates bare connect()); closed in _drop().
             conn = stack.enter_context(connect(self.uri, additional_headers=headers, open_timeout=self.connect_timeout_s,
-                                               max_size=self._max_size, compression=None, close_timeout=1.0))
+                                               max_size=self._max_size, compression=None, close_timeout=1.0,
+                                               ping_interval=self.ping_interval_s, ping_timeout=self.ping_timeout_s))
             metadata = msgpack_numpy.unpackb(conn.recv(timeout=self.connect_timeout_s))
             if not isinstance(metadata, dict):
                 raise ConnectionError(f"{self.uri} sent a {type(metadata).__name__} as its metadata frame, expected a map")
@@ -210,6 +266,9 @@ class PolicyClient:
             try:
                 self._conn = self._connect_once()
                 self.connections += 1
+                self._lost_reason = None
+                threading.Thread(target=self._watch, args=(self._conn,), name="policy-connection-watch",
+                                 daemon=True).start()
                 return self._conn
             except InvalidStatus as exc:
                 status = exc.response.status_code

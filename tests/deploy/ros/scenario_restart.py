@@ -74,6 +74,27 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(0.5)
         out["reconnected"] = {"after_s": None if back is None else back[0] - t_re,
                               "actions": len(robot.actions_since(t_re))}
+
+        # More kills while running, each server started again: the fault latency over every kill.
+        latencies = [out["kill"]["latency_s"]]
+        for n in range(args.extra_kills):
+            killed_at = time.monotonic()
+            procs[-1].stop(signal.SIGKILL)
+            hit = robot.wait_status(killed_at, lambda s: s.get("state") == "fault", 8)
+            latencies.append(None if hit is None else hit[0] - killed_at)
+            again = start_server(args.motionvla, args.checkpoint, args.port, log_dir, name=f"server{n + 3}")
+            procs.append(again)
+            if not again.wait_for_line("serving on", 180):
+                raise RuntimeError(f"server{n + 3} did not come up")
+            robot.send(CLEAR, True)
+            robot.wait_status(time.monotonic(), state_is("disabled"), 3)
+            time.sleep(1.1)  # past the hold-off
+            t_on = time.monotonic()
+            robot.send(ENABLE, True)
+            if robot.wait_status(t_on, state_is("running"), 15) is None:
+                raise RuntimeError(f"the bridge did not run again after server{n + 3} came up")
+            time.sleep(0.3)
+        out["kill_latencies_s"] = latencies
         return out
     finally:
         robot.close()
@@ -89,6 +110,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--log-dir", required=True)
+    parser.add_argument("--extra-kills", type=int, default=4)
     run(parser.parse_args())
 
 

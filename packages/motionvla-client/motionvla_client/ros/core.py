@@ -68,6 +68,12 @@ class BridgeCore:
         if config.preview_topic:
             kwargs["motion_preview"] = True
         self.watched = WatchedClient(client, infer_kwargs=kwargs, on_reply=self._on_reply, clock=clock)
+        # A lost connection wakes the control loop at once (it faults on its next step instead of up to a
+        # period later).
+        self._wake = threading.Event()
+        listen = getattr(client, "add_connection_listener", None)
+        if listen is not None:
+            listen(lambda reason: self._wake.set())
         self._broker_factory = broker_factory
         self.runner: PolicyRunner | None = None
         self.guard: SafetyGuard | None = None
@@ -194,6 +200,8 @@ class BridgeCore:
         if command is not None:
             self.outputs.publish_action(conversions.action_message(self.config.action, command.values))
             self.published[command.kind] += 1
+        elif state == "running":  # enabled and unfaulted, but nothing to publish this step: say so
+            state, reason = "waiting", "no action yet (the first chunk, or a reply not late yet)"
         self._report(state, reason, now)
         return command
 
@@ -213,7 +221,9 @@ class BridgeCore:
             delay = next_at - self.clock()
             if delay < 0:
                 next_at = self.clock()  # overran: skip, do not burst to catch up
-            stop.wait(max(0.0, delay))
+            if self._wake.wait(max(0.0, delay)) and not stop.is_set():
+                self._wake.clear()  # the policy connection was lost: step now, keep the period from here
+                next_at = self.clock()
         if self.runner is not None:
             self.runner.close()
 

@@ -58,12 +58,23 @@ class WatchedClient:
         return reply
 
     def forget_errors(self) -> None:
-        """A fresh start (new enable): failures from before it no longer count, the next request decides."""
+        """A fresh start (new enable): failures from before it no longer count, the next request decides (a
+        connection seen closed is dropped, so that request opens a new one)."""
         with self._lock:
             self.last_error = None
+        if self._connection_problem() is not None:
+            self.client.close()
+
+    def _connection_problem(self) -> str | None:
+        check = getattr(self.client, "connection_problem", None)
+        return check() if check is not None else None
 
     def health(self, now: float, timeout_s: float) -> str | None:
-        """Why the policy cannot be trusted now (a fault reason), or None."""
+        """Why the policy cannot be trusted now (a fault reason), or None. A closed connection counts at once,
+        even while the broker still holds actions: they were planned by a server that is gone."""
+        lost = self._connection_problem()
+        if lost is not None:
+            return f"policy server connection lost: {lost}"
         with self._lock:
             since, success, error = self.in_flight_since, self.last_success, self.last_error
         if since is not None and now - since > timeout_s:
