@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-RECIPE = ["--train.steps=3000", "--train.batch_size=32", "--train.lr=1e-3", "--train.warmup_steps=200",
-          "--train.log_every=50", "--train.checkpoint_every=1000", "--policy.inference_noise_scale=0"]
+from policy_recipe import train_run  # the quickstart's recipe + overrides (benchmarks/policy_recipe.py)
 
 
 def main() -> int:
@@ -40,14 +38,7 @@ def main() -> int:
         return 0
     train_dir = out / "train"
     started = time.perf_counter()
-    if not (train_dir / "pretrained_model" / "model.safetensors").exists():
-        cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset_root={args.demos}",
-               f"--repo_id={args.demos_repo_id}", f"--train.output_dir={train_dir}", "--train.progress=false",
-               *RECIPE, *overrides]
-        if (train_dir / "checkpoints").exists():
-            cmd.append("--train.resume=true")
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+    train_run(args.demos, args.demos_repo_id, overrides, train_dir)
     train_seconds = time.perf_counter() - started
 
     from motionvla.evaluation.motion_heldout import heldout_motion_items

@@ -26,11 +26,13 @@ RECIPE = ["--train.steps=3000", "--train.batch_size=32", "--train.lr=1e-3", "--t
           "--train.log_every=50", "--train.checkpoint_every=1000", "--policy.inference_noise_scale=0"]
 
 
-def _train(args: argparse.Namespace, overrides: list[str], train_dir: Path) -> None:
+def train_run(demos: str, repo_id: str, overrides: list[str], train_dir: Path) -> None:
+    """``motionvla train`` with :data:`RECIPE` + ``overrides`` into ``train_dir`` (resumed if killed, skipped if
+    finished); also used by motion_head_levers.py."""
     if (train_dir / "pretrained_model" / "model.safetensors").exists():
         return
-    cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset_root={args.demos}",
-           f"--repo_id={args.demos_repo_id}", f"--train.output_dir={train_dir}", "--train.progress=false",
+    cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset_root={demos}",
+           f"--repo_id={repo_id}", f"--train.output_dir={train_dir}", "--train.progress=false",
            *RECIPE, *overrides]
     if (train_dir / "checkpoints").exists():
         cmd.append("--train.resume=true")
@@ -60,7 +62,7 @@ def main() -> int:
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
     else:
-        _train(args, overrides, out / "train")
+        train_run(args.demos, args.demos_repo_id, overrides, out / "train")
         checkpoint = out / "train" / "pretrained_model"
     train_seconds = time.perf_counter() - started
 
