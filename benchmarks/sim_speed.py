@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-import sim_envs  # sets MUJOCO_GL before mujoco is imported
+import sim_envs  # noqa: F401 -- sets MUJOCO_GL before mujoco is imported
 from motionvla.utils.machine import cpu_model  # stdlib only: keeps this benchmark torch-free
 from sim_envs.tabletop import TASKS, ScriptedExpert, TabletopEnv, run_expert_episode
 
