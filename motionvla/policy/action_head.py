@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from motionvla.flow_forecast.flow_matching import euler_sample, flow_matching_loss, sinusoidal_embedding
+from motionvla.policy.realtime_chunking import guided_sample
 
 
 class ActionExpert(nn.Module):
@@ -57,6 +58,17 @@ class ActionExpert(nn.Module):
         return flow_matching_loss(lambda x, t: self(x, t, features, feature_mask), actions, valid)
 
     @torch.no_grad()
-    def sample(self, features: Tensor, feature_mask: Tensor, noise: Tensor, num_steps: int) -> Tensor:
-        """Euler-integrate ``noise (B, chunk, A)`` from t=1 to 0 → action chunk ``(B, chunk, A)``."""
-        return euler_sample(lambda x, t: self(x, t, features, feature_mask), noise, num_steps)
+    def sample(self, features: Tensor, feature_mask: Tensor, noise: Tensor, num_steps: int,
+               prefix: Tensor | None = None, prefix_weights: Tensor | None = None, delay: int = 0) -> Tensor:
+        """Euler-integrate ``noise (B, chunk, A)`` from t=1 to 0 → action chunk ``(B, chunk, A)``.
+
+        With ``prefix (B, P, A)`` (the previous chunk's actions for this chunk's first P steps) and
+        ``prefix_weights (chunk,)``: real-time chunking (:mod:`motionvla.policy.realtime_chunking`), the first
+        ``delay`` actions equal to the prefix, the rest of the overlap followed softly. Without: plain sampling.
+        """
+        velocity = lambda x, t: self(x, t, features, feature_mask)  # noqa: E731
+        if prefix is None:
+            return euler_sample(velocity, noise, num_steps)
+        if prefix_weights is None:
+            raise ValueError("real-time chunking needs prefix_weights with the prefix (realtime_chunking.prefix_weights)")
+        return guided_sample(velocity, noise, num_steps, prefix.to(noise.device), prefix_weights, delay)

@@ -30,6 +30,7 @@ from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.policy.motion_head.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead
 from motionvla.policy.motion_head.config import restore_legacy_motion_options
+from motionvla.policy.realtime_chunking import prefix_weights
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -128,18 +129,25 @@ class MotionVLAPolicy(PreTrainedPolicy):
         return loss, info
 
     @torch.no_grad()
-    def predict_action_chunk(self, batch: dict, noise: Tensor | None = None, **kwargs) -> Tensor:
+    def predict_action_chunk(self, batch: dict, noise: Tensor | None = None, *, prefix_actions: Tensor | None = None,
+                             delay: int = 0, **kwargs) -> Tensor:
         """Action chunk ``(B, chunk_size, action_dim)`` by ``num_inference_steps`` Euler steps (backbone + action head only).
 
         ``noise``: optional ``(B, chunk_size, action_dim)`` starting point (default: ``torch.randn`` times
-        ``config.inference_noise_scale``).
+        ``config.inference_noise_scale``). ``prefix_actions (B, P, action_dim)`` (normalized like the policy's
+        actions): real-time chunking onto the previous chunk's remaining actions, the first ``delay`` kept
+        exactly, the rest of the P followed with RTC's decaying weights (motionvla.policy.realtime_chunking).
         """
         features, mask = self.encode(batch)
         b = features.shape[0]
         if noise is None:
             noise = torch.randn(b, self.config.chunk_size, self.config.action_dim, device=features.device)
             noise = noise * self.config.inference_noise_scale
-        return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps)
+        weights = None
+        if prefix_actions is not None:
+            weights = prefix_weights(self.config.chunk_size, delay, prefix_actions.shape[1], features.device)
+        return self.action_head.sample(features, mask, noise.to(features.device), self.config.num_inference_steps,
+                                       prefix=prefix_actions, prefix_weights=weights, delay=delay)
 
     @torch.no_grad()
     def predict_motion(self, batch: dict, num_steps: int | None = None,
