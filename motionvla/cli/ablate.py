@@ -31,6 +31,7 @@ from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
+from motionvla.train.prepare import tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
@@ -39,8 +40,7 @@ GRID_FILE = "grid.json"
 
 
 def _train() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=500,
-                       progress=False)
+    return tiny_recipe_train(log_every=50, checkpoint_every=500, progress=False)
 
 
 @dataclass

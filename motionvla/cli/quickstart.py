@@ -19,6 +19,7 @@ from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option nam
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
+from motionvla.train.prepare import tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_text
 
 
@@ -29,7 +30,7 @@ def _demos() -> RecordDemosConfig:
 
 
 def _train() -> TrainConfig:
-    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, log_every=50, checkpoint_every=1000)
+    return tiny_recipe_train(log_every=50, checkpoint_every=1000)
 
 
 @dataclass

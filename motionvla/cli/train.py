@@ -21,7 +21,13 @@ from motionvla.configs.parsing import given_keys
 from motionvla.errors import UserError
 from motionvla.reports.model_card import COMMAND_FILE
 from motionvla.utils.atomic import atomic_write_text
-from motionvla.train.prepare import QUICKSTART_REPO_ID, QUICKSTART_ROOT, PolicyTrainConfig, dataset_location
+from motionvla.train.prepare import (
+    QUICKSTART_REPO_ID,
+    QUICKSTART_ROOT,
+    PolicyTrainConfig,
+    apply_tiny_recipe,
+    dataset_location,
+)
 
 __all__ = ["ALIASES", "Config", "QUICKSTART_REPO_ID", "QUICKSTART_ROOT", "dataset_location", "run"]
 
@@ -58,16 +64,17 @@ def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train.prepare import prepare
 
     refuse_taken_output(cfg.train.output_dir, cfg.train.resume)  # before the dataset is opened
+    command = _command_line(cfg)  # before any dataclasses.replace, which drops the record of given options
+    cfg, recipe_note = apply_tiny_recipe(cfg, given_keys(cfg))
     if cfg.policy.push_to_hub and not cfg.policy.repo_id:
         raise UserError("--policy.push_to_hub=true needs --policy.repo_id=OWNER/NAME (where to upload the policy)")
-    command = _command_line(cfg)
     accelerator = make_accelerator(cfg.train)
     ready = prepare(cfg, accelerator)
     cfg, policy = ready.cfg, ready.policy
     main = accelerator.is_main_process
     if main:
         print(format_config(cfg))
-        for note in ready.notes:
+        for note in ([recipe_note] if recipe_note else []) + ready.notes:
             print(note)
         Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
         save_config(cfg, cfg.train.output_dir)

@@ -14,10 +14,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from motionvla.errors import UserError
-from motionvla.policy.configuration_motionvla import MotionVLAConfig
+from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
 from motionvla.train.config import TrainConfig
 
 QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/demos"
+
+
+# The tiny policy's recipe (the quickstart's; docs/experiments/policy_recipe.md): `motionvla train` takes each of
+# these for the tiny backbone unless the command line sets it, and the quickstart and `ablate` build on it, so a
+# user training the tiny policy on their own demos gets the recipe the quickstart measured.
+TINY_RECIPE: dict[str, Any] = {"train.steps": 3000, "train.batch_size": 32, "train.lr": 1e-3,
+                               "train.warmup_steps": 200, "policy.inference_noise_scale": 0.0}
+
+
+def tiny_recipe_train(**overrides: Any) -> TrainConfig:
+    """The recipe's TrainConfig, with ``overrides`` (e.g. ``log_every``)."""
+    recipe = {k.removeprefix("train."): v for k, v in TINY_RECIPE.items() if k.startswith("train.")}
+    return TrainConfig(**{**recipe, **overrides})
+
+
+def apply_tiny_recipe(cfg: PolicyTrainConfig, explicit: frozenset[str] | None) -> tuple[PolicyTrainConfig, str]:
+    """``cfg`` with :data:`TINY_RECIPE` where the command line (``explicit``: its dotted keys) did not set the
+    option, for the tiny backbone; and one line saying what was taken ("" when nothing)."""
+    if explicit is None or cfg.policy.backbone != TINY_BACKBONE:
+        return cfg, ""
+    take = {k: v for k, v in TINY_RECIPE.items() if k not in explicit}
+    if not take:
+        return cfg, ""
+    train = dataclasses.replace(cfg.train, **{k.removeprefix("train."): v for k, v in take.items()
+                                             if k.startswith("train.")})
+    policy = dataclasses.replace(cfg.policy, **{k.removeprefix("policy."): v for k, v in take.items()
+                                               if k.startswith("policy.")})
+    note = ("tiny policy: the quickstart's recipe for what no option set: "
+            + " ".join(f"--{k}={v}" for k, v in take.items()))
+    return dataclasses.replace(cfg, train=train, policy=policy), note
 
 
 def _tiny_policy() -> MotionVLAConfig:

@@ -18,6 +18,7 @@ def grid_argv(demos, out, tiny_policy_args, *extra):
             "--eval_episodes=2", "--eval_workers=1", "--image_size=32", *tiny_policy_args, *extra]
 
 
+@pytest.mark.timeout(300)  # 4 trainings, 4 evaluations, the probe and a resumed grid: ~100 s on 2 idle cores
 def test_a_grid_runs_every_arm_and_seed_resumes_without_redoing_and_pairs_by_seed(demos, tiny_policy_args, tmp_path,
                                                                                      capsys):
     from motionvla.evaluation.backbone_probe import record_probe_frames

@@ -169,3 +169,17 @@ def test_push_to_hub_without_a_repo_id_is_refused_before_training(train_args, tm
     assert main(train_args(tmp_path / "run", "--policy.push_to_hub=true")) == 2
     assert "--policy.push_to_hub=true needs --policy.repo_id=OWNER/NAME" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_tiny_policy_gets_the_quickstarts_recipe_where_no_option_is_given(train_args, tmp_path, capsys):
+    from motionvla.train.prepare import TINY_RECIPE
+
+    out = tmp_path / "run"
+    assert main(train_args(out, "--train.lr=3e-4")) == 0  # steps and batch size given by train_args, lr here
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"]["lr"] == 3e-4 and saved["train"]["steps"] == 3 and saved["train"]["batch_size"] == 4
+    assert saved["train"]["warmup_steps"] == TINY_RECIPE["train.warmup_steps"] == 200
+    assert saved["policy"]["inference_noise_scale"] == 0.0
+    printed = capsys.readouterr().out
+    assert "tiny policy: the quickstart's recipe for what no option set: --train.warmup_steps=200" in printed
+    assert "--train.lr" not in printed.split("quickstart's recipe")[1].splitlines()[0]
