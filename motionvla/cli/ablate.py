@@ -31,7 +31,7 @@ from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import tiny_recipe_train
+from motionvla.train.prepare import tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
@@ -60,7 +60,7 @@ class Config:
     out: str = "outputs/ablation"
     # Runs side by side (each single-threaded); 1 = one after another in this process.
     workers: int = 1
-    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
+    policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
     train: TrainConfig = field(default_factory=_train)
     eval_episodes: int = 20
     eval_workers: int = 1

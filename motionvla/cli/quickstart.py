@@ -19,7 +19,7 @@ from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option nam
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import tiny_recipe_train
+from motionvla.train.prepare import tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_text
 
 
@@ -39,7 +39,7 @@ class Config:
 
     out: str = "outputs/quickstart"
     demos: RecordDemosConfig = field(default_factory=_demos)
-    policy: MotionVLAConfig = field(default_factory=lambda: MotionVLAConfig(device="cpu", inference_noise_scale=0.0))
+    policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
     train: TrainConfig = field(default_factory=_train)
     # Held-out demos per task (env seeds from heldout_seed, never trained on): where the motion head's forecast
     # is measured and drawn.

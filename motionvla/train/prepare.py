@@ -23,14 +23,23 @@ QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/de
 # The tiny policy's recipe (the quickstart's; docs/experiments/policy_recipe.md): `motionvla train` takes each of
 # these for the tiny backbone unless the command line sets it, and the quickstart and `ablate` build on it, so a
 # user training the tiny policy on their own demos gets the recipe the quickstart measured.
+# Executing 5 of each 10-action chunk: +9.7 points [+6.5, +13.2] over executing all 10 (5 training seeds, 600
+# paired episodes on env seeds never used to choose it).
 TINY_RECIPE: dict[str, Any] = {"train.steps": 3000, "train.batch_size": 32, "train.lr": 1e-3,
-                               "train.warmup_steps": 200, "policy.inference_noise_scale": 0.0}
+                               "train.warmup_steps": 200, "policy.inference_noise_scale": 0.0,
+                               "policy.n_action_steps": 5}
 
 
 def tiny_recipe_train(**overrides: Any) -> TrainConfig:
     """The recipe's TrainConfig, with ``overrides`` (e.g. ``log_every``)."""
     recipe = {k.removeprefix("train."): v for k, v in TINY_RECIPE.items() if k.startswith("train.")}
     return TrainConfig(**{**recipe, **overrides})
+
+
+def tiny_recipe_policy(**overrides: Any) -> MotionVLAConfig:
+    """The tiny policy's config with the recipe's policy options (the quickstart's and ``ablate``'s default)."""
+    recipe = {k.removeprefix("policy."): v for k, v in TINY_RECIPE.items() if k.startswith("policy.")}
+    return MotionVLAConfig(**{"device": "cpu", **recipe, **overrides})
 
 
 def apply_tiny_recipe(cfg: PolicyTrainConfig, explicit: frozenset[str] | None) -> tuple[PolicyTrainConfig, str]:

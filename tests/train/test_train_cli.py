@@ -179,7 +179,18 @@ def test_the_tiny_policy_gets_the_quickstarts_recipe_where_no_option_is_given(tr
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["lr"] == 3e-4 and saved["train"]["steps"] == 3 and saved["train"]["batch_size"] == 4
     assert saved["train"]["warmup_steps"] == TINY_RECIPE["train.warmup_steps"] == 200
-    assert saved["policy"]["inference_noise_scale"] == 0.0
+    assert saved["policy"]["inference_noise_scale"] == 0.0  # from the recipe
+    assert saved["policy"]["n_action_steps"] == 4  # given by the command line (TINY_POLICY_ARGS): the recipe's 5 not taken
     printed = capsys.readouterr().out
     assert "tiny policy: the quickstart's recipe for what no option set: --train.warmup_steps=200" in printed
     assert "--train.lr" not in printed.split("quickstart's recipe")[1].splitlines()[0]
+
+
+def test_the_recipe_applies_to_options_not_given_only():
+    from motionvla.train.prepare import PolicyTrainConfig, apply_tiny_recipe, tiny_recipe_policy
+
+    assert tiny_recipe_policy().n_action_steps == 5 and tiny_recipe_policy().inference_noise_scale == 0.0
+    cfg, note = apply_tiny_recipe(PolicyTrainConfig(), frozenset({"train.steps"}))
+    assert cfg.policy.n_action_steps == 5 and cfg.train.lr == 1e-3 and cfg.train.steps == PolicyTrainConfig().train.steps
+    assert "--policy.n_action_steps=5" in note and "--train.steps" not in note
+    assert apply_tiny_recipe(PolicyTrainConfig(), None) == (PolicyTrainConfig(), "")  # a config built in code
