@@ -28,8 +28,8 @@ from pathlib import Path
 
 ARMS = {
     "act_per_task": ("act", True, []),
-    # DDIM with 10 steps instead of 100 DDPM steps: with lerobot's default U-Net (about 260 M parameters) a CPU
-    # evaluation at 100 steps takes minutes per episode (measured here: two episodes unfinished after 10 minutes).
+    # DDIM with 10 steps instead of lerobot's default 100 DDPM steps: with its default U-Net a CPU evaluation at 100
+    # steps takes minutes per episode (measured here: two episodes unfinished after 10 minutes).
     "diffusion_per_task": ("diffusion", True, ["--policy.noise_scheduler_type=DDIM", "--policy.num_inference_steps=10"]),
     "act_multitask": ("act", False, []),
 }
