@@ -22,8 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-RECIPE = ["--train.steps=3000", "--train.batch_size=32", "--train.lr=1e-3", "--train.warmup_steps=200",
-          "--train.log_every=50", "--train.checkpoint_every=1000", "--policy.inference_noise_scale=0"]
+from motionvla.train.prepare import TINY_RECIPE
+
+# The quickstart's recipe, spelled out on the command line from its one definition (motionvla.train.prepare.
+# TINY_RECIPE, which `motionvla train` would also fill in by itself), plus logging.
+RECIPE = [f"--{k}={v}" for k, v in TINY_RECIPE.items()] + ["--train.log_every=50", "--train.checkpoint_every=1000"]
 
 
 def train_run(demos: str, repo_id: str, overrides: list[str], train_dir: Path) -> None:
