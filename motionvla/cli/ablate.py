@@ -25,13 +25,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option names as `motionvla train`
+from motionvla.cli.train import FLOW_ALIASES as ALIASES  # noqa: F401 -- the old --flow.* names, as `motionvla train`
 from motionvla.configs import format_config
 from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import tiny_recipe_policy, tiny_recipe_train
+from motionvla.train.prepare import DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
@@ -157,8 +157,9 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
     train = dataclasses.replace(cfg.train, seed=seed, output_dir=str(run_dir / "train"),
                                 resume=(run_dir / "train" / "checkpoints").is_dir())
     start = time.perf_counter()
-    trained = train_cli.run(train_cli.Config(dataset_root=cfg.dataset_root, repo_id=cfg.repo_id, policy=policy,
-                                             train=train, episodes=episodes))
+    trained = train_cli.run(train_cli.Config(
+        dataset=DatasetOptions(root=cfg.dataset_root, repo_id=cfg.repo_id, episodes=episodes), policy=policy,
+        **train_cli.Config.split_loop(train)))
     train_s = time.perf_counter() - start
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
     cameras = ",".join(k.removeprefix("observation.images.") for k in image_keys)

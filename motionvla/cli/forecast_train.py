@@ -1,8 +1,10 @@
 """`motionvla forecast train`: train a future-flow forecaster on `motionvla prep` shards.
 
-One process: ``motionvla forecast train --data=SHARDS --out=RUN``. Several: ``accelerate launch --multi_gpu
+One process: ``motionvla forecast train --data=SHARDS --output_dir=RUN``. Several: ``accelerate launch --multi_gpu
 --num_processes N -m motionvla.cli.forecast_train --data=...`` or ``torchrun --nproc_per_node N -m
-motionvla.cli.forecast_train ...`` (DDP; gloo on CPU). ``--train.resume`` continues a killed run exactly.
+motionvla.cli.forecast_train ...`` (DDP; gloo on CPU). ``--resume=true`` continues a killed run exactly. The loop's
+options have lerobot-train's names, as in `motionvla train` (``--steps``, ``--batch_size``, ``--output_dir``,
+``--save_freq``, ``--log_freq``, ``--seed``); the old ones (``--out``, ``--train.steps``, ...) still work, with a note.
 """
 
 from __future__ import annotations
@@ -17,17 +19,32 @@ from motionvla.cli.forecast_data import ForecastDataOptions, forecast_samples, s
 from motionvla.configs import format_config, given_keys, save_config
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
-from motionvla.train.config import TrainConfig
+from motionvla.train.config import OLD_LOOP_NAMES, LoopOptions, RunOptions
+
+# Old names -> new, accepted for one release with a note.
+ALIASES = {"out": "output_dir", "train.output_dir": "output_dir",
+           **{k: v for k, v in OLD_LOOP_NAMES.items() if k != "train.output_dir"}}
 
 
-def _train_defaults() -> TrainConfig:
-    return TrainConfig(steps=2000, batch_size=32, lr=1e-3, warmup_steps=100, log_every=25, checkpoint_every=500)
+# `--config_path` replays a saved config.json (nothing is settled again from the data).
+REPLAY_SKIP: tuple[str, ...] = ()
+
+
+def _loop_defaults() -> LoopOptions:
+    return LoopOptions(lr=1e-3, warmup_steps=100)
 
 
 @dataclass
-class Config(ForecastDataOptions):
-    """Train a forecaster on --data and/or --lerobot_root. --model.*: its shapes (ForecasterConfig); --train.*: the
-    shared training loop."""
+class Config(ForecastDataOptions, RunOptions):
+    """Train a forecaster on --data and/or --lerobot_root. --model.*: its shapes (ForecasterConfig); --steps,
+    --batch_size, --output_dir, ... (lerobot-train's names) and --train.*: the shared training loop."""
+
+    output_dir: str = "outputs/forecast/run"
+    steps: int = 2000
+    batch_size: int = 32
+    log_freq: int = 25
+    save_freq: int = 500
+    train: LoopOptions = field(default_factory=_loop_defaults)
 
     # Mixing weights, one per --data folder (comma-separated); empty = equal.
     weights: str = ""
@@ -36,10 +53,7 @@ class Config(ForecastDataOptions):
     # With --init_from: measure the codec scale on this data instead of keeping the saved one (robot flows can be
     # much faster than web video's and would saturate the old scale's motion images; the weights then adapt).
     remeasure_flow_scale: bool = False
-    # The run folder (= --train.output_dir).
-    out: str = "outputs/forecast/run"
     model: ForecasterConfig = field(default_factory=ForecasterConfig)
-    train: TrainConfig = field(default_factory=_train_defaults)
     # Percentile of the training flows' magnitudes used as the motion-image codec scale (model.flow_max_magnitude=0).
     flow_scale_percentile: float = 99.5
 
@@ -103,9 +117,9 @@ def run(cfg: Config) -> dict[str, Any]:
         weights = [float(w) for w in split_list(cfg.weights)] or None
     except ValueError:
         raise UserError(f"--weights must be comma-separated numbers, got {cfg.weights!r}") from None
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, output_dir=cfg.out))
-    refuse_taken_output(cfg.out, cfg.train.resume, "--out")  # before any data is read
-    accelerator = make_accelerator(cfg.train)
+    refuse_taken_output(cfg.output_dir, cfg.resume)  # before any data is read
+    loop = cfg.loop_config()
+    accelerator = make_accelerator(loop)
     model_cfg = cfg.model
     if cfg.init_from:  # the saved model's shapes and codec scale; the command line's training-only knobs
         from motionvla.flow_forecast.pipeline import FlowForecastPipeline
@@ -122,7 +136,7 @@ def run(cfg: Config) -> dict[str, Any]:
         cfg = dataclasses.replace(cfg, model=model_cfg)
     import torch
 
-    torch.manual_seed(cfg.train.seed)  # identical initial weights on every process
+    torch.manual_seed(cfg.seed)  # identical initial weights on every process
     model = FlowForecaster(forecaster=model_cfg.to_dict())
     if cfg.init_from:
         model.load_state_dict(base.state_dict())
@@ -131,13 +145,13 @@ def run(cfg: Config) -> dict[str, Any]:
         print(format_config(cfg))
         print(f"{len(dataset)} training samples; codec scale {model_cfg.flow_max_magnitude} px at "
               f"{model_cfg.resolution}²; {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        save_config(cfg, cfg.out)
-    summary = train(model, dataset, cfg.train, collate_fn=collate_forecast, save_extra=save_model_files(model),
+        Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+        save_config(cfg, cfg.output_dir)
+    summary = train(model, dataset, loop, collate_fn=collate_forecast, save_extra=save_model_files(model),
                     accelerator=accelerator, run_config={"model": model_cfg.to_dict()})
     if accelerator.is_main_process:
         print(f"trained {summary['step']} steps in {summary['seconds']:.0f} s, final loss {summary['final_loss']:.4f}")
-        print(f"forecaster: {summary['pretrained_dir']}  (evaluate: motionvla forecast eval --checkpoint={cfg.out} "
+        print(f"forecaster: {summary['pretrained_dir']}  (evaluate: motionvla forecast eval --checkpoint={cfg.output_dir} "
               f"--data=...)")
     return summary
 

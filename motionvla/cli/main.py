@@ -10,8 +10,10 @@ import dataclasses
 import importlib
 import sys
 import typing
+from typing import Any
 
 from motionvla.configs import apply_aliases, config_fields, parse_config
+from motionvla.configs.parsing import saved_config_options
 from motionvla.errors import UserError
 
 # name -> (module, one-line help)
@@ -60,6 +62,26 @@ def _command_help(name: str, config_cls: type) -> str:
     return "\n".join(lines)
 
 
+def _key(option: str) -> str:
+    return option[2:].partition("=")[0].replace("-", "_") if option.startswith("--") else ""
+
+
+def _resolve_options(module: Any, options: list[str]) -> tuple[list[str], list[str]]:
+    """Old names renamed (with notes), lerobot's spellings (``--policy.path``) rewritten, and a ``--config_path``
+    file's options put before the command line's (which win)."""
+    aliases, spellings = getattr(module, "ALIASES", {}), getattr(module, "SPELLINGS", {})
+    options, notes = apply_aliases(options, aliases)
+    options = [f"--{spellings[_key(o)]}{o[2 + len(_key(o)):]}" if _key(o) in spellings else o for o in options]
+    saved = [o.partition("=")[2] for o in options if _key(o) == "config_path"]
+    if saved and hasattr(module, "REPLAY_SKIP"):  # commands that replay a saved config.json
+        options = [o for o in options if _key(o) != "config_path"]
+        given = frozenset(_key(o) for o in options)
+        replay, replay_notes = saved_config_options(saved[-1], module.Config, aliases, spellings,
+                                                    skip=getattr(module, "REPLAY_SKIP", ()), given=given)
+        options, notes = replay + options, notes + replay_notes
+    return options, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``motionvla COMMAND [options]``; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -82,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         bare += 1
     options = [f"--{name}={value}" for name, value in zip(positional, options[:bare])] + options[bare:]
     try:
-        options, notes = apply_aliases(options, getattr(module, "ALIASES", {}))
+        options, notes = _resolve_options(module, options)
         for note in notes:
             print(f"motionvla {name}: {note}", file=sys.stderr)
         cfg = parse_config(module.Config, options)

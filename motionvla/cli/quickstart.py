@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from motionvla.configs import format_config, save_config
-from motionvla.cli.train import ALIASES  # noqa: F401 -- the same old option names as `motionvla train`
+from motionvla.cli.train import FLOW_ALIASES as ALIASES  # noqa: F401 -- the old --flow.* names, as `motionvla train`
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import tiny_recipe_policy, tiny_recipe_train
+from motionvla.train.prepare import DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_text
 
 
@@ -118,8 +118,8 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
 
     t = time.perf_counter()
     _stage("2/4 train the tiny dual-head policy")
-    trained = train_cli.run(train_cli.Config(dataset_root=cfg.demos.out, repo_id=cfg.demos.repo_id, policy=cfg.policy,
-                                             train=cfg.train))
+    trained = train_cli.run(train_cli.Config(dataset=DatasetOptions(root=cfg.demos.out, repo_id=cfg.demos.repo_id),
+                                             policy=cfg.policy, **train_cli.Config.split_loop(cfg.train)))
     timings["train"] = time.perf_counter() - t
     checkpoint = Path(trained["pretrained_dir"])
 

@@ -1,9 +1,10 @@
 """`motionvla train`: train the dual-head policy on a LeRobotDataset v3 (tabletop demos, a benchmark's
 dataset such as LIBERO's, or any dataset with camera images, state, action and a task per frame).
 
-Single process: ``motionvla train --dataset_root=...`` (a local folder) or ``motionvla train
---repo_id=lerobot/libero`` (a hub dataset: lerobot downloads it to ``$HF_LEROBOT_HOME/<repo_id>`` on first
-use). Many: ``accelerate launch --multi_gpu --num_processes N -m motionvla.cli.train ...`` or ``torchrun
+Single process: ``motionvla train --dataset.root=...`` (a local folder) or ``motionvla train
+--dataset.repo_id=lerobot/libero`` (a hub dataset: lerobot downloads it to ``$HF_LEROBOT_HOME/<repo_id>`` on first
+use). The options are lerobot-train's where both have one (``--steps``, ``--batch_size``, ``--output_dir``,
+``--policy.path``, ...); the names this command used before still work for one release, with a note. Many: ``accelerate launch --multi_gpu --num_processes N -m motionvla.cli.train ...`` or ``torchrun
 --nproc_per_node N -m motionvla.cli.train ...`` (DDP; gloo on CPU). Everything before the loop is
 :func:`motionvla.train.prepare.prepare`; this module only wires it to the loop.
 """
@@ -20,6 +21,7 @@ from motionvla.configs import format_config, save_config
 from motionvla.configs.parsing import given_keys
 from motionvla.errors import UserError
 from motionvla.reports.model_card import COMMAND_FILE
+from motionvla.train.config import OLD_LOOP_NAMES
 from motionvla.utils.atomic import atomic_write_text
 from motionvla.train.prepare import (
     QUICKSTART_REPO_ID,
@@ -29,16 +31,36 @@ from motionvla.train.prepare import (
     dataset_location,
 )
 
-__all__ = ["ALIASES", "Config", "QUICKSTART_REPO_ID", "QUICKSTART_ROOT", "dataset_location", "run"]
+__all__ = ["ALIASES", "FLOW_ALIASES", "SPELLINGS", "Config", "QUICKSTART_REPO_ID", "QUICKSTART_ROOT", "dataset_location", "run"]
 
 Config = PolicyTrainConfig
 
-# The flow targets' options were a `--flow.*` group that silently overrode the policy's own: they are the
-# policy's now (one set of options). The old names still work, with a one-line note; given with the new
-# name too, they are refused.
-ALIASES = {"flow.stride": "policy.flow_stride", "flow.method": "policy.flow_method",
-           "flow.camera": ("policy.motion_camera", lambda v: v if v.startswith("observation.images.") or v in ("", '""')
-                           else f"observation.images.{v}")}
+# Old names -> new (a note each; refused when given with the new name too). The flow targets' options were a
+# `--flow.*` group that silently overrode the policy's own; the loop's and the dataset's took lerobot's names.
+FLOW_ALIASES = {"flow.stride": "policy.flow_stride", "flow.method": "policy.flow_method",
+                "flow.camera": ("policy.motion_camera", lambda v: v if v.startswith("observation.images.")
+                                or v in ("", '""') else f"observation.images.{v}")}
+ALIASES = {**FLOW_ALIASES, "repo_id": "dataset.repo_id", "dataset_root": "dataset.root", "episodes": "dataset.episodes",
+           "init_from": "policy.path", **OLD_LOOP_NAMES}
+
+# lerobot's spelling of a field that its parser handles itself: rewritten without a note.
+SPELLINGS = {"policy.path": "policy.pretrained_path"}
+
+# `--config_path` replays a saved config.json but not what the dataset settles again (its features).
+REPLAY_SKIP = ("policy.input_features", "policy.output_features")
+
+# Options the policy config carries for lerobot-train that this trainer does not read: refused, never ignored.
+NOT_HONOURED = {"policy.optimizer_lr": "--train.lr", "policy.optimizer_weight_decay": "--train.weight_decay",
+                "policy.optimizer_grad_clip_norm": "--train.max_grad_norm",
+                "policy.use_amp": "--train.mixed_precision=bf16", "policy.use_peft": None}
+
+
+def refuse_not_honoured(keys: frozenset[str] | None) -> None:
+    """One line naming a given option this trainer would ignore, and what to use instead."""
+    for key in sorted(set(keys or ()) & set(NOT_HONOURED)):
+        instead = NOT_HONOURED[key]
+        hint = f"; use {instead}" if instead else ""
+        raise UserError(f"--{key} is read by lerobot-train only; `motionvla train` would ignore it{hint}")
 
 
 def _command_line(cfg: Config) -> str:
@@ -54,7 +76,8 @@ def _command_line(cfg: Config) -> str:
             obj = getattr(obj, name)
         return obj
 
-    return " ".join(["motionvla train", *(shlex.quote(f"--{k}={value(k)}") for k in sorted(keys))])
+    typed = {new: old for old, new in SPELLINGS.items()}  # --policy.path, as the user typed it
+    return " ".join(["motionvla train", *(shlex.quote(f"--{typed.get(k, k)}={value(k)}") for k in sorted(keys))])
 
 
 def run(cfg: Config) -> dict[str, Any]:
@@ -63,12 +86,14 @@ def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train.policy_data import make_preprocess, make_save_extra
     from motionvla.train.prepare import prepare
 
-    refuse_taken_output(cfg.train.output_dir, cfg.train.resume)  # before the dataset is opened
+    refuse_not_honoured(given_keys(cfg))
+    refuse_taken_output(cfg.output_dir, cfg.resume)  # before the dataset is opened
     command = _command_line(cfg)  # before any dataclasses.replace, which drops the record of given options
     cfg, recipe_note = apply_tiny_recipe(cfg, given_keys(cfg))
     if cfg.policy.push_to_hub and not cfg.policy.repo_id:
         raise UserError("--policy.push_to_hub=true needs --policy.repo_id=OWNER/NAME (where to upload the policy)")
-    accelerator = make_accelerator(cfg.train)
+    loop = cfg.loop_config()
+    accelerator = make_accelerator(loop)
     ready = prepare(cfg, accelerator)
     cfg, policy = ready.cfg, ready.policy
     main = accelerator.is_main_process
@@ -76,11 +101,11 @@ def run(cfg: Config) -> dict[str, Any]:
         print(format_config(cfg))
         for note in ([recipe_note] if recipe_note else []) + ready.notes:
             print(note)
-        Path(cfg.train.output_dir).mkdir(parents=True, exist_ok=True)
-        save_config(cfg, cfg.train.output_dir)
+        Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+        save_config(cfg, cfg.output_dir)
         if command:
-            atomic_write_text(Path(cfg.train.output_dir) / COMMAND_FILE, command + "\n")
-    summary = train(policy, ready.dataset, cfg.train, preprocess=make_preprocess(ready.preprocessor),
+            atomic_write_text(Path(cfg.output_dir) / COMMAND_FILE, command + "\n")
+    summary = train(policy, ready.dataset, loop, preprocess=make_preprocess(ready.preprocessor),
                     save_extra=make_save_extra(policy.config, ready.preprocessor, ready.postprocessor),
                     accelerator=accelerator, run_config={"policy": dataclasses.asdict(policy.config)})
     if main:

@@ -170,3 +170,58 @@ def save_config(cfg: Any, out_dir: str | Path, name: str = "config.json") -> Pat
     path = Path(out_dir) / name
     atomic_write_text(path, json.dumps(config_to_dict(cfg), indent=2) + "\n")
     return path
+
+
+def _flatten_saved(data: dict[str, Any], fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted leaf keys of a saved config; a dict is walked into unless its key is a field that holds a dict
+    (``rename_map``), so old layouts (groups since renamed) flatten too."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        field_type = fields.get(dotted)
+        walk = isinstance(value, dict) and (field_type is None or dataclasses.is_dataclass(field_type))
+        if walk:
+            out.update(_flatten_saved(value, fields, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def saved_config_options(path: str | Path, cls: type, aliases: dict[str, Any], spellings: dict[str, str],
+                         skip: tuple[str, ...] = (), given: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+    """``--key=value`` options that rebuild a config saved by :func:`save_config` (lerobot's ``--config_path``).
+
+    Old option names in the file are renamed through ``aliases`` (their notes returned); keys starting with one of
+    ``skip`` (what the command settles itself, e.g. features read from the dataset) and keys in ``given`` (the
+    command line's, which win) are left out.
+
+    Raises:
+        UserError: the file is missing or not JSON, or holds keys ``cls`` does not have (all of them named).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--config_path={path}: cannot read a JSON config ({exc})") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"--config_path={path}: expected a JSON object of options, got {type(data).__name__}")
+    fields = config_fields(cls)
+    flat = _flatten_saved(data, fields | {k: None for k in aliases})
+    argv, notes, unknown = [], [], []
+    for key, value in flat.items():
+        if any(key == s or key.startswith(s + ".") for s in skip):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        renamed, note = apply_aliases([f"--{key}={text}"], aliases) if key in aliases else ([f"--{key}={text}"], [])
+        new_key = renamed[0][2:].partition("=")[0]
+        new_key = spellings.get(new_key, new_key)
+        if new_key not in fields:
+            unknown.append(key)
+            continue
+        if new_key in given or (value is None and fields[new_key] is str):
+            continue
+        argv.append(f"--{new_key}={renamed[0].partition('=')[2]}")
+        notes += [f"{path.name}: {n}" for n in note]
+    if unknown:
+        raise UserError(f"--config_path={path}: unknown keys {', '.join(unknown)} (not options of this command)")
+    return argv, notes

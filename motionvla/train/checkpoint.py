@@ -148,11 +148,11 @@ def has_checkpoints(output_dir: str | Path) -> bool:
     return root.is_dir() and any(p.is_dir() and p.name.isdigit() for p in root.iterdir())
 
 
-def refuse_taken_output(output_dir: str | Path, resume: bool, folder_option: str = "--train.output_dir") -> None:
+def refuse_taken_output(output_dir: str | Path, resume: bool, folder_option: str = "--output_dir") -> None:
     """Refuse an output folder that holds another run's checkpoints unless resuming: called before any data is
     loaded, so the mistake costs nothing. ``folder_option`` is the option the user typed for the folder."""
     if not resume and has_checkpoints(output_dir):
-        raise UserError(f"{output_dir} already holds a run's checkpoints: pass --train.resume=true to continue it, "
+        raise UserError(f"{output_dir} already holds a run's checkpoints: pass --resume=true to continue it, "
                         f"or give another {folder_option} (or delete the folder to start over)")
 
 

@@ -1,6 +1,7 @@
 """``train()``: the shared training loop (the VLA policy now, the flow forecaster later).
 
-One to many processes through accelerate (DDP by default, gloo on CPU; FSDP with ``fsdp=True``),
+One to many processes through accelerate (DDP, gloo on CPU; FSDP is refused until its checkpoints go through
+accelerate's save_state, see the README),
 gradient accumulation, mixed precision, EMA, warmup + cosine schedule, atomic checkpoints every N steps
 and an exact ``resume``: model, optimizer, schedule, data position and every process's RNG states
 are restored, so a resumed run computes the same losses as an uninterrupted one (CPU, same seed,
@@ -39,18 +40,10 @@ Batch = Any
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
-    """An Accelerator for ``cfg``: CPU when there is no GPU, FSDP plugin on request."""
-    plugin = None
-    if cfg.fsdp:
-        if not torch.cuda.is_available():
-            raise UserError("train.fsdp needs GPUs (accelerate's FSDP runs on CUDA); use DDP (the default) on CPU")
-        from accelerate import FullyShardedDataParallelPlugin
-
-        plugin = FullyShardedDataParallelPlugin()
+    """An Accelerator for ``cfg``: CPU when there is no GPU; DDP across processes."""
     return Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision=cfg.mixed_precision,
-        fsdp_plugin=plugin,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=cfg.find_unused_parameters)],
     )
 
@@ -104,10 +97,10 @@ def train(
         if state is not None:
             print(f"resumed from step {state['step']} (checkpoint {resume_from})", flush=True)
         elif cfg.resume:
-            print(f"--train.resume: no checkpoint in {out} yet, starting from step 0", flush=True)
+            print(f"--resume: no checkpoint in {out} yet, starting from step 0", flush=True)
         if cfg.warmup_steps >= cfg.steps:
-            print(f"warning: train.warmup_steps={cfg.warmup_steps} >= train.steps={cfg.steps}: the learning rate "
-                  f"never reaches train.lr={cfg.lr}", flush=True)
+            print(f"warning: --train.warmup_steps={cfg.warmup_steps} >= --steps={cfg.steps}: the learning rate "
+                  f"never reaches --train.lr={cfg.lr}", flush=True)
     if state is not None and state["world_size"] != world:
         raise UserError(
             f"checkpoint {resume_from} was written by {state['world_size']} process(es), this run has {world}; "

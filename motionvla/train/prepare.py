@@ -15,7 +15,7 @@ from typing import Any
 
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
-from motionvla.train.config import TrainConfig
+from motionvla.train.config import RunOptions, TrainConfig
 
 QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/demos"
 
@@ -25,14 +25,14 @@ QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/de
 # user training the tiny policy on their own demos gets the recipe the quickstart measured.
 # Executing 5 of each 10-action chunk: +9.7 points [+6.5, +13.2] over executing all 10 (5 training seeds, 600
 # paired episodes on env seeds never used to choose it).
-TINY_RECIPE: dict[str, Any] = {"train.steps": 3000, "train.batch_size": 32, "train.lr": 1e-3,
+TINY_RECIPE: dict[str, Any] = {"steps": 3000, "batch_size": 32, "train.lr": 1e-3,
                                "train.warmup_steps": 200, "policy.inference_noise_scale": 0.0,
                                "policy.n_action_steps": 5}
 
 
 def tiny_recipe_train(**overrides: Any) -> TrainConfig:
-    """The recipe's TrainConfig, with ``overrides`` (e.g. ``log_every``)."""
-    recipe = {k.removeprefix("train."): v for k, v in TINY_RECIPE.items() if k.startswith("train.")}
+    """The recipe's loop config (TrainConfig names), with ``overrides`` (e.g. ``log_every``)."""
+    recipe = {k.removeprefix("train."): v for k, v in TINY_RECIPE.items() if not k.startswith("policy.")}
     return TrainConfig(**{**recipe, **overrides})
 
 
@@ -50,13 +50,12 @@ def apply_tiny_recipe(cfg: PolicyTrainConfig, explicit: frozenset[str] | None) -
     take = {k: v for k, v in TINY_RECIPE.items() if k not in explicit}
     if not take:
         return cfg, ""
-    train = dataclasses.replace(cfg.train, **{k.removeprefix("train."): v for k, v in take.items()
-                                             if k.startswith("train.")})
-    policy = dataclasses.replace(cfg.policy, **{k.removeprefix("policy."): v for k, v in take.items()
-                                               if k.startswith("policy.")})
+    group = lambda prefix: {k.removeprefix(prefix): v for k, v in take.items() if k.startswith(prefix)}  # noqa: E731
+    top = {k: v for k, v in take.items() if "." not in k}
     note = ("tiny policy: the quickstart's recipe for what no option set: "
             + " ".join(f"--{k}={v}" for k, v in take.items()))
-    return dataclasses.replace(cfg, train=train, policy=policy), note
+    return dataclasses.replace(cfg, **top, train=dataclasses.replace(cfg.train, **group("train.")),
+                               policy=dataclasses.replace(cfg.policy, **group("policy."))), note
 
 
 def _tiny_policy() -> MotionVLAConfig:
@@ -64,27 +63,38 @@ def _tiny_policy() -> MotionVLAConfig:
 
 
 @dataclass
-class PolicyTrainConfig:
-    """Train the motionvla policy on a LeRobotDataset (a local folder or a hub repo id). Options of the policy
-    (its motion head and flow targets included): --policy.*; of the loop: --train.*."""
+class DatasetOptions:
+    """lerobot's ``--dataset.*``: which LeRobotDataset v3 to train on."""
 
-    # The LeRobotDataset v3 folder (with meta/info.json). Empty: lerobot's copy of the hub dataset --repo_id
-    # ($HF_LEROBOT_HOME/<repo_id>, downloaded on first use), or the quickstart's demos for local/quickstart.
-    dataset_root: str = ""
     # Its repo id: a hub dataset (e.g. lerobot/libero) or a name for a local folder.
     repo_id: str = QUICKSTART_REPO_ID
+    # The dataset folder (with meta/info.json). Empty: lerobot's copy of the hub dataset --dataset.repo_id
+    # ($HF_LEROBOT_HOME/<repo_id>, downloaded on first use), or the quickstart's demos for local/quickstart.
+    root: str = ""
+    # Train on these episodes only: comma-separated indices or ranges ('0:10,30:40'); empty = all.
+    episodes: str = ""
+
+
+@dataclass
+class PolicyTrainConfig(RunOptions):
+    """Train the motionvla policy on a LeRobotDataset (a local folder or a hub repo id), with lerobot-train's
+    option names (--dataset.*, --policy.*, --steps, --batch_size, --output_dir, --save_freq, --log_freq, --seed,
+    --resume, --wandb.*, --config_path; --policy.path=CKPT starts from a trained checkpoint). What only our loop
+    has is --train.* (lr, schedule, warm-up, EMA, precision)."""
+
+    dataset: DatasetOptions = field(default_factory=DatasetOptions)
+    policy: MotionVLAConfig = field(default_factory=_tiny_policy)
     # Dataset observation key -> policy key, e.g. '{"observation.images.agentview": "observation.images.image"}'
     # (lerobot's --rename_map convention; saved in the checkpoint's pre-processor).
     rename_map: dict[str, str] = field(default_factory=dict)
-    policy: MotionVLAConfig = field(default_factory=_tiny_policy)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    # Train on these episodes only: comma-separated indices or ranges ('0:10,30:40'); empty = all.
-    episodes: str = ""
-    # Start from a trained checkpoint folder (fine-tuning) instead of fresh weights.
-    init_from: str = ""
     # Read the whole dataset into memory first (much faster for small datasets on CPU); datasets too big
     # for it (motionvla.train.policy_data.PRELOAD_MAX_BYTES) are read from disk.
     preload: bool = True
+
+    @property
+    def init_from(self) -> str:
+        """The checkpoint whose weights start the run (``--policy.path``), or ""."""
+        return self.policy.pretrained_path or ""
 
 
 @dataclass
@@ -102,13 +112,14 @@ class Prepared:
 
 
 def dataset_location(cfg: PolicyTrainConfig) -> str | None:
-    """The dataset folder to read, or None for lerobot's copy of the hub dataset ``cfg.repo_id``."""
-    if cfg.dataset_root:
-        return cfg.dataset_root
-    if cfg.repo_id == QUICKSTART_REPO_ID:
+    """The dataset folder to read, or None for lerobot's copy of the hub dataset ``cfg.dataset.repo_id``."""
+    if cfg.dataset.root:
+        return cfg.dataset.root
+    if cfg.dataset.repo_id == QUICKSTART_REPO_ID:
         return QUICKSTART_ROOT
-    if cfg.repo_id.startswith("local/"):
-        raise UserError(f"--repo_id={cfg.repo_id} names a local dataset: give its folder with --dataset_root=DIR")
+    if cfg.dataset.repo_id.startswith("local/"):
+        raise UserError(f"--dataset.repo_id={cfg.dataset.repo_id} names a local dataset: give its folder with "
+                        "--dataset.root=DIR")
     return None
 
 
@@ -133,24 +144,25 @@ def prepare(cfg: PolicyTrainConfig, accelerator: Any) -> Prepared:
     )
 
     root = dataset_location(cfg)
-    meta = _main_first(accelerator, lambda main: open_dataset(root, cfg.repo_id).meta)
-    policy_cfg = configure_from_dataset(cfg.policy, meta, root or cfg.repo_id, cfg.rename_map)
+    meta = _main_first(accelerator, lambda main: open_dataset(root, cfg.dataset.repo_id).meta)
+    policy_cfg = configure_from_dataset(cfg.policy, meta, root or cfg.dataset.repo_id, cfg.rename_map)
     notes = []
     if policy_cfg.motion_head_from:
         from motionvla.policy.motion_head_init import adopt_forecaster_shapes
 
         policy_cfg = adopt_forecaster_shapes(policy_cfg, policy_cfg.motion_head_from)
     episodes = None
-    if cfg.episodes:
+    if cfg.dataset.episodes:
         from motionvla.flow_forecast.lerobot_data import parse_episodes
 
-        episodes = sorted(parse_episodes(cfg.episodes, int(meta.total_episodes)))
-        notes.append(f"training on {len(episodes)} of {meta.total_episodes} episodes (--episodes={cfg.episodes})")
+        episodes = sorted(parse_episodes(cfg.dataset.episodes, int(meta.total_episodes)))
+        notes.append(f"training on {len(episodes)} of {meta.total_episodes} episodes "
+                     f"(--dataset.episodes={cfg.dataset.episodes})")
     dataset, meta, policy_cfg = _main_first(accelerator, lambda main: make_training_dataset(
-        root, cfg.repo_id, policy_cfg, preload=cfg.preload, progress=cfg.train.progress and main, episodes=episodes,
+        root, cfg.dataset.repo_id, policy_cfg, preload=cfg.preload, progress=cfg.train.progress and main, episodes=episodes,
         rename_map=cfg.rename_map))
     cfg = dataclasses.replace(cfg, policy=policy_cfg)
-    policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.train.seed)
+    policy = build_policy_for_training(policy_cfg, cfg.init_from or None, cfg.seed)
     if cfg.init_from:
         notes.append(f"loaded checkpoint {cfg.init_from} (its weights start this run)")
     if policy_cfg.motion_head_from and not cfg.init_from:

@@ -81,13 +81,13 @@ def test_flow_target_options_are_the_policys_old_names_deprecated(capsys, tmp_pa
     from motionvla.cli.main import main
     from motionvla.configs import apply_aliases
 
-    argv, notes = apply_aliases(["--flow.stride=3", "--flow.camera=wrist", "--train.steps=5"], train_cli.ALIASES)
+    argv, notes = apply_aliases(["--flow.stride=3", "--flow.camera=wrist", "--steps=5"], train_cli.ALIASES)
     cfg = parse_config(train_cli.Config, argv)
     assert (cfg.policy.flow_stride, cfg.policy.motion_camera) == (3, "observation.images.wrist")
     assert len(notes) == 2 and "--flow.stride is deprecated, use --policy.flow_stride" in notes[0]
     # The same option under both names: one line, exit 2, nothing written.
     out = tmp_path / "run"
-    assert main(["train", "--flow.stride=3", "--policy.flow_stride=2", f"--train.output_dir={out}"]) == 2
+    assert main(["train", "--flow.stride=3", "--policy.flow_stride=2", f"--output_dir={out}"]) == 2
     err = capsys.readouterr().err
     assert "--flow.stride and --policy.flow_stride name the same option" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()

@@ -8,6 +8,6 @@ TINY_MODEL = ("--model.hidden_size=32", "--model.image_token_grid=4", "--model.r
 
 
 def train_args(shards: Path, out: Path, steps: int = 6) -> list[str]:
-    return ["forecast", "train", f"--data={shards}", f"--out={out}", f"--train.steps={steps}", "--train.batch_size=4",
-            "--train.log_every=1", "--train.checkpoint_every=2", "--train.warmup_steps=0", "--train.progress=false",
+    return ["forecast", "train", f"--data={shards}", f"--output_dir={out}", f"--steps={steps}", "--batch_size=4",
+            "--log_freq=1", "--save_freq=2", "--train.warmup_steps=0", "--train.progress=false",
             *TINY_MODEL]

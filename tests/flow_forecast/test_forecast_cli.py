@@ -45,7 +45,7 @@ def test_kill_and_resume_continues_with_the_same_losses(tiny_shards, tmp_path):
     proc = subprocess.run([sys.executable, str(script), "5", *train_args(tiny_shards, killed)], capture_output=True,
                           text=True, timeout=240)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    assert main([*train_args(tiny_shards, killed), "--train.resume"]) == 0
+    assert main([*train_args(tiny_shards, killed), "--resume"]) == 0
     expected = {r["step"]: r["loss"] for r in read_metrics(full)}
     got = {r["step"]: r["loss"] for r in read_metrics(killed)}
     assert got == expected and sorted(got) == [1, 2, 3, 4, 5, 6]
@@ -110,11 +110,11 @@ def test_describe_and_bad_input(tiny_shards, tmp_path, capsys):
     assert main(["forecast", "describe", "--preset=fofpred-3b"]) == 0
     assert "dit" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
-    assert main(["forecast", "train", f"--data={tmp_path / 'empty'}", f"--out={tmp_path / 'run'}"]) == 2
+    assert main(["forecast", "train", f"--data={tmp_path / 'empty'}", f"--output_dir={tmp_path / 'run'}"]) == 2
     assert "holds no shard" in capsys.readouterr().err
     assert main(["forecast", "eval", f"--data={tiny_shards}", f"--checkpoint={tmp_path / 'nothing'}"]) == 2
     assert "no such forecaster folder" in capsys.readouterr().err
-    assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={tmp_path / 'k'}", "--model.num_frames=3",
+    assert main(["forecast", "train", f"--data={tiny_shards}", f"--output_dir={tmp_path / 'k'}", "--model.num_frames=3",
                  *TINY_MODEL[:1]]) == 2
     assert "K=4" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -27,14 +27,14 @@ def private_copy(demos, tmp_path):
 def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_demos, tiny_policy_args, tmp_path,
                                                      capsys):
     forecaster = tmp_path / "forecaster"  # the kind the project's recipe trains: observed flow + grounding maps
-    assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={forecaster}", "--train.steps=3",
-                 "--train.batch_size=4", "--train.progress=false", "--model.past_flow_condition=true",
+    assert main(["forecast", "train", f"--data={tiny_shards}", f"--output_dir={forecaster}", "--steps=3",
+                 "--batch_size=4", "--train.progress=false", "--model.past_flow_condition=true",
                  "--model.grounding_maps=2", "--model.prediction=sample", *FORECASTER]) == 0
     demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     policy_run = tmp_path / "policy"
-    args = ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--train.batch_size=4",
-            "--train.progress=false", "--train.log_every=1", *tiny_policy_args]
-    assert main([*args, f"--train.output_dir={policy_run}", "--train.steps=1", "--train.lr=1e-12",
+    args = ["train", f"--dataset.root={demos.out}", f"--dataset.repo_id={demos.repo_id}", "--batch_size=4",
+            "--train.progress=false", "--log_freq=1", *tiny_policy_args]
+    assert main([*args, f"--output_dir={policy_run}", "--steps=1", "--train.lr=1e-12",
                  f"--policy.motion_head_from={forecaster}", "--policy.motion_feature_channels=8"]) == 0
     assert "tensors from the forecaster" in capsys.readouterr().out
     policy = MotionVLAPolicy.from_pretrained(str(policy_run / "pretrained_model"))
@@ -56,7 +56,7 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     assert all(torch.allclose(own[k], dit[k], atol=1e-6) for k in dit)  # lr 1e-12: still the forecaster's weights
     assert read_metrics(policy_run)[0]["motion_loss"] > 0
 
-    assert main([*args, f"--train.output_dir={tmp_path / 'wide'}", "--train.steps=1", "--policy.hidden_size=48",
+    assert main([*args, f"--output_dir={tmp_path / 'wide'}", "--steps=1", "--policy.hidden_size=48",
                  f"--policy.motion_head_from={forecaster}"]) == 2
     assert "width 32" in capsys.readouterr().err
 
@@ -65,15 +65,15 @@ def test_forecaster_trains_and_evaluates_on_a_lerobot_dataset(tiny_shards, recor
     demos = private_copy(record_tiny_demos("push_red_left,lift_red"), tmp_path)
     lerobot = [f"--lerobot_root={demos.out}", f"--lerobot_repo_id={demos.repo_id}", "--lerobot_size=32"]
     pretrained = tmp_path / "pretrained"
-    assert main(["forecast", "train", f"--data={tiny_shards}", f"--out={pretrained}", "--train.steps=2",
-                 "--train.batch_size=4", "--train.progress=false", *FORECASTER]) == 0
+    assert main(["forecast", "train", f"--data={tiny_shards}", f"--output_dir={pretrained}", "--steps=2",
+                 "--batch_size=4", "--train.progress=false", *FORECASTER]) == 0
     adapted = tmp_path / "adapted"  # web-video pre-training, then the robot demos' own flows
     assert main(["forecast", "train", *lerobot, "--lerobot_episodes=:1", f"--init_from={pretrained}",
-                 f"--out={adapted}", "--train.steps=2", "--train.batch_size=4", "--train.progress=false"]) == 0
+                 f"--output_dir={adapted}", "--steps=2", "--batch_size=4", "--train.progress=false"]) == 0
     rescaled = tmp_path / "rescaled"  # the same, with the codec scale measured on the robot flows
     assert main(["forecast", "train", *lerobot, "--lerobot_episodes=:1", f"--init_from={pretrained}",
-                 "--remeasure_flow_scale=true", "--model.moving_weight=7", f"--out={rescaled}", "--train.steps=1",
-                 "--train.batch_size=4", "--train.progress=false"]) == 0
+                 "--remeasure_flow_scale=true", "--model.moving_weight=7", f"--output_dir={rescaled}", "--steps=1",
+                 "--batch_size=4", "--train.progress=false"]) == 0
     import json
 
     scale = lambda run: json.loads((run / "pretrained_model" / "config.json").read_text())["forecaster"][  # noqa: E731

@@ -20,7 +20,7 @@ from tests.train.test_train_libero import train_argv
 @pytest.mark.timeout(400)
 def test_lerobot_eval_runs_a_motionvla_checkpoint_on_libero(libero, tmp_path, tiny_policy_args):
     run = tmp_path / "run"
-    assert main(train_argv(run, tiny_policy_args, f"--dataset_root={libero.root}", f"--repo_id={libero.repo_id}")) == 0
+    assert main(train_argv(run, tiny_policy_args, f"--dataset.root={libero.root}", f"--dataset.repo_id={libero.repo_id}")) == 0
     exe = Path(sys.executable).with_name("lerobot-eval")
     exe = exe if exe.exists() else Path(shutil.which("lerobot-eval") or "lerobot-eval")
     out = tmp_path / "eval"

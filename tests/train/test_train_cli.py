@@ -22,8 +22,8 @@ def train_args(demos, tiny_policy_args):
     """``make(out, *extra)``: the argv of a 3-step tiny `motionvla train` run on the test dataset."""
 
     def make(out, *extra):
-        return ["train", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", f"--train.output_dir={out}",
-                "--train.steps=3", "--train.batch_size=4", "--train.progress=false", *tiny_policy_args, *extra]
+        return ["train", f"--dataset.root={demos.out}", f"--dataset.repo_id={demos.repo_id}", f"--output_dir={out}",
+                "--steps=3", "--batch_size=4", "--train.progress=false", *tiny_policy_args, *extra]
 
     return make
 
@@ -31,7 +31,7 @@ def train_args(demos, tiny_policy_args):
 @pytest.fixture(scope="module")
 def trained(demos, tmp_path_factory, train_args):
     out = tmp_path_factory.mktemp("run")
-    assert main(train_args(out, "--train.checkpoint_every=2")) == 0
+    assert main(train_args(out, "--save_freq=2")) == 0
     return out
 
 
@@ -66,7 +66,7 @@ def test_checkpoint_evaluates_in_the_tabletop(trained, tmp_path):
 
 
 def test_action_only_baseline_needs_no_flow_targets(demos, tmp_path, train_args):
-    assert main(train_args(tmp_path / "run", "--policy.motion_weight=0", "--train.steps=1")) == 0
+    assert main(train_args(tmp_path / "run", "--policy.motion_weight=0", "--steps=1")) == 0
     rows = read_metrics(tmp_path / "run")
     assert rows[-1]["motion_loss"] == 0.0
     assert MotionVLAPolicy.from_pretrained(tmp_path / "run" / "pretrained_model").motion_head is None
@@ -83,8 +83,8 @@ def test_dataset_without_state_names_what_is_missing(tmp_path, capsys):
                       "action": torch.zeros(2).numpy(), "task": "t"})
     ds.save_episode()
     ds.finalize()
-    status = main(["train", f"--dataset_root={tmp_path / 'ds'}", "--repo_id=local/nostate",
-                   f"--train.output_dir={tmp_path / 'run'}"])
+    status = main(["train", f"--dataset.root={tmp_path / 'ds'}", "--dataset.repo_id=local/nostate",
+                   f"--output_dir={tmp_path / 'run'}"])
     assert status == 2
     err = capsys.readouterr().err
     assert "lacks feature(s) observation.state" in err and err.count("\n") == 1
@@ -93,7 +93,7 @@ def test_dataset_without_state_names_what_is_missing(tmp_path, capsys):
 def test_checkpoint_with_other_dimensions_is_refused_naming_both(demos, tmp_path, capsys, train_args):
     other = MotionVLAPolicy(MotionVLAConfig(image_size=32, state_dim=4, action_dim=7, device="cpu"))
     other.save_pretrained(tmp_path / "ckpt")
-    status = main(train_args(tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    status = main(train_args(tmp_path / "run", f"--policy.path={tmp_path / 'ckpt'}"))
     assert status == 2
     assert "has action_dim=7 but the dataset has action_dim=4" in capsys.readouterr().err
 
@@ -104,7 +104,7 @@ def test_corrupt_checkpoint_is_refused(demos, trained, tmp_path, capsys, train_a
     shutil.copytree(trained / "pretrained_model", tmp_path / "ckpt")
     weights = tmp_path / "ckpt" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    status = main(train_args(tmp_path / "run", f"--init_from={tmp_path / 'ckpt'}"))
+    status = main(train_args(tmp_path / "run", f"--policy.path={tmp_path / 'ckpt'}"))
     assert status == 2
     assert "not a readable safetensors file" in capsys.readouterr().err
 
@@ -113,11 +113,11 @@ def test_unknown_option_and_existing_output(demos, trained, capsys, train_args):
     assert main(train_args(trained / "x", "--policy.chunksize=3")) == 2
     assert "did you mean --policy.chunk_size" in capsys.readouterr().err
     assert main(train_args(trained)) == 2
-    assert "already holds a run's checkpoints: pass --train.resume=true" in capsys.readouterr().err
+    assert "already holds a run's checkpoints: pass --resume=true" in capsys.readouterr().err
 
 
 def test_a_taken_output_folder_is_refused_before_the_dataset_is_read(trained, tmp_path, capsys, train_args):
-    argv = [a if not a.startswith("--dataset_root=") else f"--dataset_root={tmp_path / 'no_dataset'}"
+    argv = [a if not a.startswith("--dataset.root=") else f"--dataset.root={tmp_path / 'no_dataset'}"
             for a in train_args(trained)]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -129,13 +129,13 @@ def test_resume_and_warmup_messages(trained, tmp_path, capsys, train_args):
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)
-    assert main(train_args(run, "--train.resume=true", "--train.steps=4", "--train.warmup_steps=10")) == 0
+    assert main(train_args(run, "--resume=true", "--steps=4", "--train.warmup_steps=10")) == 0
     out = capsys.readouterr().out
     assert f"resumed from step 3 (checkpoint {run / 'checkpoints' / '000003'})" in out
-    assert "warning: train.warmup_steps=10 >= train.steps=4: the learning rate never reaches train.lr" in out
-    assert main(train_args(tmp_path / "fresh", "--train.resume=true", "--train.steps=1")) == 0
+    assert "warning: --train.warmup_steps=10 >= --steps=4: the learning rate never reaches --train.lr" in out
+    assert main(train_args(tmp_path / "fresh", "--resume=true", "--steps=1")) == 0
     assert "no checkpoint in" in capsys.readouterr().out
-    assert main(train_args(tmp_path / "tuned", f"--init_from={trained / 'pretrained_model'}", "--train.steps=1")) == 0
+    assert main(train_args(tmp_path / "tuned", f"--policy.path={trained / 'pretrained_model'}", "--steps=1")) == 0
     assert f"loaded checkpoint {trained / 'pretrained_model'}" in capsys.readouterr().out
 
 
@@ -161,8 +161,8 @@ def test_default_cameras_are_all_of_the_datasets_front_first():
 
 def test_the_command_line_is_kept_for_the_model_card(trained):
     command = (trained / "command.txt").read_text().strip()
-    assert command.startswith("motionvla train ") and "--train.steps=3" in command
-    assert "--train.checkpoint_every=2" in command and "--train.batch_size=4" in command
+    assert command.startswith("motionvla train ") and "--steps=3" in command
+    assert "--save_freq=2" in command and "--batch_size=4" in command
 
 
 def test_push_to_hub_without_a_repo_id_is_refused_before_training(train_args, tmp_path, capsys):
@@ -177,7 +177,7 @@ def test_the_tiny_policy_gets_the_quickstarts_recipe_where_no_option_is_given(tr
     out = tmp_path / "run"
     assert main(train_args(out, "--train.lr=3e-4")) == 0  # steps and batch size given by train_args, lr here
     saved = json.loads((out / "config.json").read_text())
-    assert saved["train"]["lr"] == 3e-4 and saved["train"]["steps"] == 3 and saved["train"]["batch_size"] == 4
+    assert saved["train"]["lr"] == 3e-4 and saved["steps"] == 3 and saved["batch_size"] == 4
     assert saved["train"]["warmup_steps"] == TINY_RECIPE["train.warmup_steps"] == 200
     assert saved["policy"]["inference_noise_scale"] == 0.0  # from the recipe
     assert saved["policy"]["n_action_steps"] == 4  # given by the command line (TINY_POLICY_ARGS): the recipe's 5 not taken
@@ -190,7 +190,26 @@ def test_the_recipe_applies_to_options_not_given_only():
     from motionvla.train.prepare import PolicyTrainConfig, apply_tiny_recipe, tiny_recipe_policy
 
     assert tiny_recipe_policy().n_action_steps == 5 and tiny_recipe_policy().inference_noise_scale == 0.0
-    cfg, note = apply_tiny_recipe(PolicyTrainConfig(), frozenset({"train.steps"}))
-    assert cfg.policy.n_action_steps == 5 and cfg.train.lr == 1e-3 and cfg.train.steps == PolicyTrainConfig().train.steps
-    assert "--policy.n_action_steps=5" in note and "--train.steps" not in note
+    cfg, note = apply_tiny_recipe(PolicyTrainConfig(), frozenset({"steps"}))
+    assert cfg.policy.n_action_steps == 5 and cfg.train.lr == 1e-3 and cfg.steps == PolicyTrainConfig().steps
+    assert cfg.batch_size == 32 and "--batch_size=32" in note
+    assert "--policy.n_action_steps=5" in note and "--steps" not in note
     assert apply_tiny_recipe(PolicyTrainConfig(), None) == (PolicyTrainConfig(), "")  # a config built in code
+
+
+def test_a_saved_config_replays_through_config_path(trained, tmp_path):
+    """--config_path=RUN/config.json rebuilds the run's resolved config (the dataset's features are settled again
+    from the dataset); an option on the command line wins."""
+    from motionvla.cli import train as train_cli
+    from motionvla.cli.main import _resolve_options
+    from motionvla.configs import parse_config
+    from motionvla.configs.parsing import config_to_dict
+
+    options, notes = _resolve_options(train_cli, [f"--config_path={trained / 'config.json'}", "--steps=7"])
+    replayed = config_to_dict(parse_config(train_cli.Config, options))
+    saved = json.loads((trained / "config.json").read_text())
+    assert replayed["steps"] == 7 and saved["steps"] == 3 and notes == []
+    for key in ("input_features", "output_features"):
+        replayed["policy"].pop(key), saved["policy"].pop(key)
+    replayed["steps"] = saved["steps"]
+    assert replayed == saved

@@ -9,6 +9,7 @@ import torch
 
 from motionvla.cli.main import main
 from motionvla.cli.train import Config, dataset_location
+from motionvla.train.prepare import DatasetOptions
 from motionvla.policy import MotionVLAPolicy, load_processors
 from motionvla.train import read_metrics
 
@@ -17,7 +18,7 @@ RENAME = {"observation.images.agentview": "observation.images.image",
 
 
 def train_argv(out: Path, tiny_policy_args: list[str], *extra: str) -> list[str]:
-    return ["train", f"--train.output_dir={out}", "--train.steps=3", "--train.batch_size=4",
+    return ["train", f"--output_dir={out}", "--steps=3", "--batch_size=4",
             "--train.progress=false", *tiny_policy_args, *extra]
 
 
@@ -28,7 +29,7 @@ def test_hub_repo_id_trains_on_lerobots_copy_with_flow_from_the_videos(libero, t
 
     monkeypatch.setattr(dataset_metadata, "HF_LEROBOT_HOME", libero.home)
     out = tmp_path / "run"
-    assert main(train_argv(out, tiny_policy_args, f"--repo_id={libero.repo_id}")) == 0
+    assert main(train_argv(out, tiny_policy_args, f"--dataset.repo_id={libero.repo_id}")) == 0
     row = read_metrics(out)[-1]
     assert row["step"] == 3 and row["action_loss"] > 0 and row["motion_loss"] > 0
     # The flow cache sits next to the dataset and was computed from the agent-view camera's video frames.
@@ -52,8 +53,8 @@ def test_rename_map_maps_dataset_cameras_to_policy_keys(libero_variant, tmp_path
     out = tmp_path / "run"
     # A preload limit below the dataset's size: items are read from the videos at each step, as for LIBERO.
     monkeypatch.setattr(training, "PRELOAD_MAX_BYTES", 1024)
-    argv = train_argv(out, tiny_policy_args, f"--dataset_root={root}", "--repo_id=local/agentview",
-                      "--train.steps=1", "--train.progress=true", f"--rename_map={json.dumps(RENAME)}")
+    argv = train_argv(out, tiny_policy_args, f"--dataset.root={root}", "--dataset.repo_id=local/agentview",
+                      "--steps=1", "--train.progress=true", f"--rename_map={json.dumps(RENAME)}")
     assert main(argv) == 0
     assert "more than the 0 GiB preload limit: reading from disk" in capsys.readouterr().out
     assert read_metrics(out)[-1]["motion_loss"] > 0
@@ -73,7 +74,7 @@ def test_rename_map_maps_dataset_cameras_to_policy_keys(libero_variant, tmp_path
 
 def test_datasets_without_the_policys_features_are_refused_naming_them(libero_variant, tmp_path, capsys):
     root = libero_variant(state_key=None, episodes=1, frames=4)
-    base = ["train", f"--dataset_root={root}", "--repo_id=local/nostate", f"--train.output_dir={tmp_path / 'run'}"]
+    base = ["train", f"--dataset.root={root}", "--dataset.repo_id=local/nostate", f"--output_dir={tmp_path / 'run'}"]
     assert main(base) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]  # (lines before it: the datasets library's progress)
     assert error.startswith("motionvla train: error: dataset")
@@ -86,9 +87,11 @@ def test_datasets_without_the_policys_features_are_refused_naming_them(libero_va
 
 def test_where_the_dataset_is_read_from():
     assert dataset_location(Config()) == "outputs/quickstart/demos"  # the default run: the quickstart's demos
-    assert dataset_location(Config(repo_id="lerobot/libero")) is None  # lerobot's copy of the hub dataset
-    assert dataset_location(Config(repo_id="lerobot/libero", dataset_root="/data/libero")) == "/data/libero"
+    hub = DatasetOptions(repo_id="lerobot/libero")
+    assert dataset_location(Config(dataset=hub)) is None  # lerobot's copy of the hub dataset
+    local = DatasetOptions(repo_id="lerobot/libero", root="/data/libero")
+    assert dataset_location(Config(dataset=local)) == "/data/libero"
     from motionvla.errors import UserError
 
-    with pytest.raises(UserError, match="--dataset_root"):
-        dataset_location(Config(repo_id="local/mine"))
+    with pytest.raises(UserError, match="--dataset.root"):
+        dataset_location(Config(dataset=DatasetOptions(repo_id="local/mine")))
