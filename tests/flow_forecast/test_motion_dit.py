@@ -37,8 +37,19 @@ def test_forward_loss_and_sample_shapes(condition_channels):
     assert loss.dim() == 0 and torch.isfinite(loss)
     loss.backward()
     for steps in (1, 3):
-        out = dit.sample(ctx, mask, num_steps=steps, condition=cond)
-        assert out.shape == (B, 3 * K, R, R) and 0 <= out.min() and out.max() <= 1
+        out = dit.sample(ctx, mask, num_steps=steps, condition=cond, generator=torch.Generator().manual_seed(1))
+        again = dit.sample(ctx, mask, num_steps=steps, condition=cond, generator=torch.Generator().manual_seed(1))
+        assert out.shape == (B, 3 * K, R, R) and torch.equal(out, again)  # the generator fixes the sample
+
+
+def test_sample_maps_the_model_space_to_motion_images(monkeypatch):
+    """``sample`` returns motion images: the model's [-1, 1] mapped to [0, 1], values outside cut at the ends."""
+    dit = tiny_dit()
+    ctx, mask = context()
+    model_space = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]).view(1, 7, 1, 1)
+    monkeypatch.setattr(dit, "sample_data", lambda *args, **kwargs: model_space)
+    got = dit.sample(ctx, mask, num_steps=1).flatten().tolist()
+    assert got == [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
 
 
 def test_the_condition_changes_the_velocity():
