@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from motionvla.errors import UserError
+from motionvla.errors import CheckpointError, UserError
 from motionvla.flow_forecast.modeling import FlowForecaster
 from motionvla.utils.hub import local_or_hub
 
@@ -102,18 +102,18 @@ class FlowForecastPipeline:
         if folder.is_dir() and (folder / "pretrained_model").is_dir():
             folder = folder / "pretrained_model"  # a finished training run
         if not folder.is_dir():
-            raise UserError(f"{path}: no such forecaster folder")
+            raise CheckpointError(f"{path}: no such forecaster folder")
         if not (folder / FlowForecaster.config_name).is_file():
-            raise UserError(f"{folder}: missing {FlowForecaster.config_name} (not a saved forecaster, or half-written)")
+            raise CheckpointError(f"{folder}: missing {FlowForecaster.config_name} (not a saved forecaster, or half-written)")
         weights = next((folder / name for name in WEIGHTS_FILES if (folder / name).is_file()), None)
         if weights is None:
-            raise UserError(f"{folder}: missing the weights ({' or '.join(WEIGHTS_FILES)})")
+            raise CheckpointError(f"{folder}: missing the weights ({' or '.join(WEIGHTS_FILES)})")
         try:
             config = json.loads((folder / FlowForecaster.config_name).read_text())
             model = FlowForecaster(forecaster=config.get("forecaster"))
             model.load_state_dict(load_file(str(weights)), strict=True)
         except (OSError, ValueError, RuntimeError, TypeError, SafetensorError, json.JSONDecodeError) as err:
-            raise UserError(f"{folder}: cannot load the forecaster ({' '.join(str(err).split())[:300]})") from None
+            raise CheckpointError(f"{folder}: cannot load the forecaster ({' '.join(str(err).split())[:300]})") from None
         return cls(model.to(device))
 
     def save_pretrained(self, path: str | Path) -> None:

@@ -22,7 +22,7 @@ from transformers import PretrainedConfig
 
 from motionvla.keys import STATE_KEY
 from motionvla.keys import MOTION_KEY, MOTION_MASK_KEY
-from motionvla.errors import UserError
+from motionvla.errors import CheckpointError, UserError
 from motionvla.policy.action_head import ActionExpert
 from motionvla.policy.augment import random_shift_batch
 from motionvla.policy.backbone import build_backbone
@@ -34,10 +34,6 @@ from motionvla.policy.realtime_chunking import prefix_weights
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-
-class CheckpointError(UserError):
-    """A policy checkpoint directory is incomplete, corrupt, or does not match its config."""
 
 
 class MotionVLAPolicy(PreTrainedPolicy):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from motionvla.errors import UserError
+from motionvla.errors import CheckpointError, UserError
 from motionvla.utils.atomic import atomic_write_json, atomic_write_text
 
 MODEL_FILE, EMA_FILE, STATE_FILE, META_FILE, LAST_FILE = (
@@ -137,7 +137,7 @@ def find_last_checkpoint(output_dir: str | Path) -> Path | None:
     if pointer.is_file():
         name = pointer.read_text().strip()
         if not name.isdigit():
-            raise UserError(f"{pointer} should hold a checkpoint folder name like 000010, got {name!r}")
+            raise CheckpointError(f"{pointer} should hold a checkpoint folder name like 000010, got {name!r}")
         return root / name
     steps = sorted((p for p in root.glob("*") if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
     return steps[-1] if steps else None
@@ -162,14 +162,14 @@ def load_checkpoint(path: str | Path, rank: int = 0) -> dict[str, Any]:
     Returns ``{"step", "model", "ema" (or None), "optimizer", "scheduler", "data", "rng", "world_size"}``.
 
     Raises:
-        UserError: the folder is missing, incomplete (no meta.json, a listed file absent) or a file
+        CheckpointError: the folder is missing, incomplete (no meta.json, a listed file absent) or a file
             does not load; the message names the folder and what was wrong.
     """
     path = Path(path)
     hint = "delete it (and fix checkpoints/last) to resume from an earlier one, or start with resume=False"
 
-    def refuse(what: str) -> UserError:
-        return UserError(f"checkpoint {path} is unusable: {what}; {hint}")
+    def refuse(what: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {path} is unusable: {what}; {hint}")
 
     if not path.is_dir():
         raise refuse("folder not found")

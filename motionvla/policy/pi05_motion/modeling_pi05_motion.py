@@ -20,7 +20,7 @@ from lerobot.utils.constants import OBS_LANGUAGE_ATTENTION_MASK, OBS_LANGUAGE_TO
 from torch import Tensor
 
 from motionvla.keys import MOTION_KEY
-from motionvla.errors import UserError
+from motionvla.errors import CheckpointError, UserError
 from motionvla.policy.motion_head.flow_step import STEP_NAME
 from motionvla.policy.motion_head import MotionHead
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
@@ -29,10 +29,6 @@ from motionvla.policy.pi05_motion.prefix import PrefixCapture
 # The head lives inside PI05's core module (``self.model``): lerobot's PI05 loader prefixes every key that does not
 # start with "model." with it, so a head beside ``self.model`` could never be loaded back.
 MOTION_PREFIX = "model.motion_head."
-
-
-class CheckpointError(UserError):
-    """A pi05_motion checkpoint could not be loaded, or does not match the config."""
 
 
 @dataclass
