@@ -1,8 +1,8 @@
 """What the server can do beyond ``Policy.infer`` for a motionvla checkpoint: the uncertainty gate's action
 samples and the motion preview.
 
-Uncertainty: the backbone runs **once** (``policy.encode``); its features are repeated for ``1 + S`` noise
-draws through the action head in one batch: draw 0 uses the checkpoint's own noise (``inference_noise_scale``,
+Uncertainty: the backbone runs **once** (``MotionVLAPolicy.sample_action_chunks``); its features are repeated for
+``1 + S`` noise draws through the action head in one batch: draw 0 uses the checkpoint's own noise (``inference_noise_scale``,
 so ``actions`` are exactly what a request without the flag gets), draws 1..S use unit Gaussian noise (the
 distribution flow matching was trained from: with ``inference_noise_scale=0`` the executed chunk is
 deterministic, but its samples still show how wide the learned action distribution is). After the
@@ -26,7 +26,7 @@ from motionvla.inference import CheckpointPolicy, Policy
 def capabilities(policy: Policy) -> dict[str, bool]:
     """Which request flags ``policy`` supports: ``num_samples`` and ``motion_preview``."""
     model = getattr(policy, "policy", None)
-    sampling = isinstance(policy, ServingPolicy) and hasattr(model, "encode") and hasattr(model, "action_head")
+    sampling = isinstance(policy, ServingPolicy) and hasattr(model, "sample_action_chunks")
     return {"num_samples": sampling, "motion_preview": sampling and getattr(model, "motion_head", None) is not None}
 
 
@@ -49,22 +49,16 @@ class ServingPolicy(CheckpointPolicy):
         import torch
 
         start = time.perf_counter()
-        model, cfg = self.policy, self.policy.config
+        model = self.policy
         steps = self.metadata.n_action_steps
         batch = self._to_batch(obs)
         out: dict[str, Any] = {}
         with torch.inference_mode():
             if self.preprocessor is not None:
                 batch = self.preprocessor(batch)
-            features, mask = model.encode(batch)
-            n, s = features.shape[0], num_samples
-            shape = (cfg.chunk_size, cfg.action_dim)
-            noise = [torch.randn(n, *shape, device=features.device) * cfg.inference_noise_scale]
-            if s:
-                noise.append(torch.randn(n * s, *shape, device=features.device) * self.sample_noise_scale)
-                features = torch.cat([features, features.repeat_interleave(s, dim=0)])
-                mask = torch.cat([mask, mask.repeat_interleave(s, dim=0)])
-            chunks = model.action_head.sample(features, mask, torch.cat(noise), cfg.num_inference_steps)[:, :steps]
+            chunk, samples = model.sample_action_chunks(batch, num_samples, self.sample_noise_scale)
+            n, s = chunk.shape[0], num_samples
+            chunks = torch.cat([chunk, samples.flatten(0, 1)])[:, :steps]
             if self.postprocessor is not None:
                 chunks = self.postprocessor(chunks)
             chunks = chunks.detach().float().cpu()

@@ -146,6 +146,24 @@ class MotionVLAPolicy(PreTrainedPolicy):
                                        prefix=prefix_actions, prefix_weights=weights, delay=delay)
 
     @torch.no_grad()
+    def sample_action_chunks(self, batch: dict, num_samples: int, noise_scale: float = 1.0) -> tuple[Tensor, Tensor]:
+        """The chunk :meth:`predict_action_chunk` would return and ``num_samples`` more draws, from **one** backbone
+        pass (the features repeated through the action head in one batch): ``(chunk (B, T, A), samples (B, S, T,
+        A))``, normalized like the policy's actions. The chunk starts from the checkpoint's own noise
+        (``inference_noise_scale``); the samples from Gaussian noise times ``noise_scale`` (1 = the distribution
+        flow matching was trained from), so their spread shows how wide the learned action distribution is."""
+        features, mask = self.encode(batch)
+        b, s = features.shape[0], num_samples
+        shape = (self.config.chunk_size, self.config.action_dim)
+        noise = [torch.randn(b, *shape, device=features.device) * self.config.inference_noise_scale]
+        if s:
+            noise.append(torch.randn(b * s, *shape, device=features.device) * noise_scale)
+            features = torch.cat([features, features.repeat_interleave(s, dim=0)])
+            mask = torch.cat([mask, mask.repeat_interleave(s, dim=0)])
+        chunks = self.action_head.sample(features, mask, torch.cat(noise), self.config.num_inference_steps)
+        return chunks[:b], chunks[b:].reshape(b, s, *shape)
+
+    @torch.no_grad()
     def predict_motion(self, batch: dict, num_steps: int | None = None,
                        generator: torch.Generator | None = None) -> Tensor:
         """The motion head's forecast for inspection (reports): motion images ``(B, K, 3, r, r)`` in [0, 1]

@@ -39,6 +39,24 @@ def test_inference_shapes_and_action_queue(make_config):
     assert len(policy._action_queue) == 0
 
 
+def test_sample_action_chunks_runs_the_backbone_once_and_its_chunk_is_the_acting_one(make_config):
+    cfg = make_config(inference_noise_scale=0.5)
+    policy = MotionVLAPolicy(cfg).eval()
+    obs = cfg.fake_batch(2, with_targets=False)
+    torch.manual_seed(3)
+    acting = policy.predict_action_chunk(obs)
+    encodes = []
+    policy.backbone.register_forward_hook(lambda *a: encodes.append(1))
+    torch.manual_seed(3)
+    chunk, samples = policy.sample_action_chunks(obs, num_samples=4, noise_scale=1.0)
+    assert torch.allclose(chunk, acting, atol=1e-6)  # the same noise draw: what a plain request executes
+    assert samples.shape == (2, 4, cfg.chunk_size, cfg.action_dim)
+    assert samples.std(dim=1).mean() > 0  # distinct draws
+    assert len(encodes) == 1  # one backbone pass for 1 + S chunks
+    none = policy.sample_action_chunks(obs, num_samples=0)[1]
+    assert none.shape == (2, 0, cfg.chunk_size, cfg.action_dim)
+
+
 def test_motion_head_never_runs_when_acting(make_config):
     cfg = make_config()
     policy = MotionVLAPolicy(cfg).eval()
