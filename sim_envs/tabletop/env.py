@@ -130,7 +130,9 @@ class TabletopEnv(gym.Env):
         # Task defaults are in steps at 10 Hz; keep the same wall-clock budget.
         default_steps = round(self.task.max_episode_steps * self.control_hz / 10.0)
         self.max_episode_steps = int(max_episode_steps or default_steps)
-        self.metadata = {**type(self).metadata, "render_fps": self.control_hz}
+        # An integer rate where it is one: video writers (PyAV, under lerobot-eval) refuse a float frame rate.
+        fps = int(self.control_hz) if self.control_hz.is_integer() else self.control_hz
+        self.metadata = {**type(self).metadata, "render_fps": fps}
 
         self.model = load_model()
         self.data = mujoco.MjData(self.model)
@@ -163,6 +165,15 @@ class TabletopEnv(gym.Env):
         self.reset(seed=None)
 
     # ------------------------------------------------------------------ API
+    @property
+    def task_description(self) -> str:
+        """The instruction, under the name lerobot's evaluator asks every env for."""
+        return self.task.instruction
+
+    @property
+    def _max_episode_steps(self) -> int:  # what lerobot's evaluator reads (gymnasium's TimeLimit attribute name)
+        return self.max_episode_steps
+
     @property
     def task_name(self) -> str:
         return self.task.name

@@ -1,4 +1,5 @@
-"""Importing this registers the ``motionvla`` and ``pi05_motion`` policy types (config, model, processors) with lerobot.
+"""Importing this registers the ``motionvla`` and ``pi05_motion`` policy types (config, model, processors) and the
+``motionvla_tabletop`` environment type with lerobot.
 
 lerobot imports it at start-up of ``lerobot-train`` / ``lerobot-eval``. It also points LIBERO at the config
 ``make libero`` wrote (when LIBERO is set up), so ``lerobot-eval --env.type=libero`` never stops at LIBERO's
@@ -6,6 +7,7 @@ interactive first-run prompt.
 """
 
 import motionvla.policy  # noqa: F401 -- registration happens at import
+import sim_envs.tabletop.lerobot_env  # noqa: F401 -- `lerobot-eval --env.type=motionvla_tabletop`
 
 try:
     from sim_envs.libero.install import LiberoNotInstalled, prepare
