@@ -25,21 +25,24 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from motionvla.cli.train import FLOW_ALIASES as ALIASES  # noqa: F401 -- the old --flow.* names, as `motionvla train`
+from motionvla.cli.train import FLOW_ALIASES
 from motionvla.configs import format_config
 from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import DatasetOptions, tiny_recipe_policy, tiny_recipe_train
+from motionvla.train.config import LoopRunConfig
+from motionvla.train.prepare import POLICY_OPTIMIZER_FIELDS, DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
+
+# The old --flow.* names, as `motionvla train`; the optimizer and schedule are the policy's presets now.
+ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}}
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
 BASELINE_ARM = "action-only"
 GRID_FILE = "grid.json"
 
 
-def _train() -> TrainConfig:
+def _train() -> LoopRunConfig:
     return tiny_recipe_train(log_every=50, checkpoint_every=500, progress=False)
 
 
@@ -61,7 +64,7 @@ class Config:
     # Runs side by side (each single-threaded); 1 = one after another in this process.
     workers: int = 1
     policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
-    train: TrainConfig = field(default_factory=_train)
+    train: LoopRunConfig = field(default_factory=_train)
     eval_episodes: int = 20
     eval_workers: int = 1
     # Camera side used for evaluation (must match the demos).
@@ -159,7 +162,7 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
     start = time.perf_counter()
     trained = train_cli.run(train_cli.Config(
         dataset=DatasetOptions(root=cfg.dataset_root, repo_id=cfg.repo_id, episodes=episodes), policy=policy,
-        **train_cli.Config.split_loop(train)))
+        **train_cli.Config.split_loop(train, with_optimizer=False)))
     train_s = time.perf_counter() - start
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
     cameras = ",".join(k.removeprefix("observation.images.") for k in image_keys)

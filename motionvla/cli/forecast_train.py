@@ -19,7 +19,7 @@ from motionvla.cli.forecast_data import ForecastDataOptions, forecast_samples, s
 from motionvla.configs import format_config, given_keys, save_config
 from motionvla.errors import UserError
 from motionvla.flow_forecast.configuration import ForecasterConfig
-from motionvla.train.config import OLD_LOOP_NAMES, LoopOptions, RunOptions
+from motionvla.train.config import OLD_LOOP_NAMES, OptimizerLoopOptions, RunOptions
 
 # Old names -> new, accepted for one release with a note.
 ALIASES = {"out": "output_dir", "train.output_dir": "output_dir",
@@ -30,8 +30,8 @@ ALIASES = {"out": "output_dir", "train.output_dir": "output_dir",
 REPLAY_SKIP: tuple[str, ...] = ()
 
 
-def _loop_defaults() -> LoopOptions:
-    return LoopOptions(lr=1e-3, warmup_steps=100)
+def _loop_defaults() -> OptimizerLoopOptions:
+    return OptimizerLoopOptions(lr=1e-3, warmup_steps=100)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Config(ForecastDataOptions, RunOptions):
     batch_size: int = 32
     log_freq: int = 25
     save_freq: int = 500
-    train: LoopOptions = field(default_factory=_loop_defaults)
+    train: OptimizerLoopOptions = field(default_factory=_loop_defaults)
 
     # Mixing weights, one per --data folder (comma-separated); empty = equal.
     weights: str = ""
@@ -143,6 +143,8 @@ def run(cfg: Config) -> dict[str, Any]:
     check_compatible(model, dataset[0])
     if accelerator.is_main_process:
         print(format_config(cfg))
+        if cfg.warmup_warning():
+            print(cfg.warmup_warning())
         print(f"{len(dataset)} training samples; codec scale {model_cfg.flow_max_magnitude} px at "
               f"{model_cfg.resolution}²; {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
         Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)

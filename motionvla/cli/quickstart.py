@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from motionvla.configs import format_config, save_config
-from motionvla.cli.train import FLOW_ALIASES as ALIASES  # noqa: F401 -- the old --flow.* names, as `motionvla train`
+from motionvla.cli.train import FLOW_ALIASES
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.train.config import TrainConfig
-from motionvla.train.prepare import DatasetOptions, tiny_recipe_policy, tiny_recipe_train
+from motionvla.train.config import LoopRunConfig
+from motionvla.train.prepare import POLICY_OPTIMIZER_FIELDS, DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_text
+
+# The old --flow.* names, as `motionvla train`; the optimizer and schedule are the policy's presets now.
+ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}}
 
 
 def _demos() -> RecordDemosConfig:
@@ -29,7 +32,7 @@ def _demos() -> RecordDemosConfig:
                              overwrite=True, repo_id="local/quickstart")
 
 
-def _train() -> TrainConfig:
+def _train() -> LoopRunConfig:
     return tiny_recipe_train(log_every=50, checkpoint_every=1000)
 
 
@@ -40,7 +43,7 @@ class Config:
     out: str = "outputs/quickstart"
     demos: RecordDemosConfig = field(default_factory=_demos)
     policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
-    train: TrainConfig = field(default_factory=_train)
+    train: LoopRunConfig = field(default_factory=_train)
     # Held-out demos per task (env seeds from heldout_seed, never trained on): where the motion head's forecast
     # is measured and drawn.
     heldout_episodes_per_task: int = 5
@@ -119,7 +122,7 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     t = time.perf_counter()
     _stage("2/4 train the tiny dual-head policy")
     trained = train_cli.run(train_cli.Config(dataset=DatasetOptions(root=cfg.demos.out, repo_id=cfg.demos.repo_id),
-                                             policy=cfg.policy, **train_cli.Config.split_loop(cfg.train)))
+                                             policy=cfg.policy, **train_cli.Config.split_loop(cfg.train, with_optimizer=False)))
     timings["train"] = time.perf_counter() - t
     checkpoint = Path(trained["pretrained_dir"])
 

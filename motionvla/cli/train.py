@@ -24,6 +24,7 @@ from motionvla.reports.model_card import COMMAND_FILE
 from motionvla.train.config import OLD_LOOP_NAMES
 from motionvla.utils.atomic import atomic_write_text
 from motionvla.train.prepare import (
+    POLICY_OPTIMIZER_FIELDS,
     QUICKSTART_REPO_ID,
     QUICKSTART_ROOT,
     PolicyTrainConfig,
@@ -41,7 +42,9 @@ FLOW_ALIASES = {"flow.stride": "policy.flow_stride", "flow.method": "policy.flow
                 "flow.camera": ("policy.motion_camera", lambda v: v if v.startswith("observation.images.")
                                 or v in ("", '""') else f"observation.images.{v}")}
 ALIASES = {**FLOW_ALIASES, "repo_id": "dataset.repo_id", "dataset_root": "dataset.root", "episodes": "dataset.episodes",
-           "init_from": "policy.path", **OLD_LOOP_NAMES}
+           "init_from": "policy.path", **OLD_LOOP_NAMES,
+           # the optimizer and schedule are the policy's lerobot presets now (one source for both trainers)
+           **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}}
 
 # lerobot's spelling of a field that its parser handles itself: rewritten without a note.
 SPELLINGS = {"policy.path": "policy.pretrained_path"}
@@ -50,9 +53,7 @@ SPELLINGS = {"policy.path": "policy.pretrained_path"}
 REPLAY_SKIP = ("policy.input_features", "policy.output_features")
 
 # Options the policy config carries for lerobot-train that this trainer does not read: refused, never ignored.
-NOT_HONOURED = {"policy.optimizer_lr": "--train.lr", "policy.optimizer_weight_decay": "--train.weight_decay",
-                "policy.optimizer_grad_clip_norm": "--train.max_grad_norm",
-                "policy.use_amp": "--train.mixed_precision=bf16", "policy.use_peft": None}
+NOT_HONOURED = {"policy.use_amp": "--train.mixed_precision=bf16", "policy.use_peft": None}
 
 
 def refuse_not_honoured(keys: frozenset[str] | None) -> None:
@@ -99,8 +100,9 @@ def run(cfg: Config) -> dict[str, Any]:
     main = accelerator.is_main_process
     if main:
         print(format_config(cfg))
-        for note in ([recipe_note] if recipe_note else []) + ready.notes:
-            print(note)
+        for note in ([recipe_note] if recipe_note else []) + ready.notes + [cfg.warmup_warning()]:
+            if note:
+                print(note)
         Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
         save_config(cfg, cfg.output_dir)
         if command:

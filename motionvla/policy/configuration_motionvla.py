@@ -16,6 +16,7 @@ from motionvla.keys import IMAGE_KEY_PREFIX as IMAGE_PREFIX
 from motionvla.keys import STATE_KEY
 from motionvla.moe import DISPATCHERS
 from motionvla.policy.motion_head.config import MotionHeadConfig
+from motionvla.utils.lr_schedule import SCHEDULES, WarmupCosineSchedulerConfig
 
 TINY_BACKBONE = "tiny"
 TINY_FEATURE_CHANNELS = 8  # motion_feature_channels' default with the tiny backbone
@@ -107,13 +108,25 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
         }
     )
 
-    # Training presets.
+    # Training presets (lerobot's convention): `motionvla train` and `lerobot-train` both build AdamW and the
+    # schedule from these (motionvla.utils.lr_schedule), so one command line gives one schedule under either.
     optimizer_lr: float = 1e-4
-    optimizer_weight_decay: float = 1e-10
+    optimizer_betas: tuple[float, float] = (0.9, 0.999)
+    optimizer_eps: float = 1e-8
+    optimizer_weight_decay: float = 1e-2
     optimizer_grad_clip_norm: float = 1.0
+    scheduler_warmup_steps: int = 0  # linear warm-up from lr / warmup to lr
+    scheduler_schedule: str = "cosine"  # "cosine" (to lr * scheduler_min_lr_ratio at the last step) or "constant"
+    scheduler_min_lr_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.scheduler_schedule not in SCHEDULES:
+            raise ValueError(f"scheduler_schedule must be one of {', '.join(SCHEDULES)}, got {self.scheduler_schedule!r}")
+        if self.scheduler_warmup_steps < 0 or self.optimizer_lr <= 0:
+            raise ValueError(f"need scheduler_warmup_steps >= 0 and optimizer_lr > 0, got "
+                             f"{self.scheduler_warmup_steps} and {self.optimizer_lr}")
+        self.optimizer_betas = tuple(float(b) for b in self.optimizer_betas)  # type: ignore[assignment]
         if self.n_action_steps > self.chunk_size:
             raise ValueError(f"n_action_steps ({self.n_action_steps}) must be <= chunk_size ({self.chunk_size})")
         if self.moe.dispatcher not in DISPATCHERS:
@@ -181,14 +194,12 @@ class MotionVLAConfig(PreTrainedConfig, MotionHeadConfig):
         return None
 
     def get_optimizer_preset(self) -> AdamWConfig:
-        return AdamWConfig(
-            lr=self.optimizer_lr,
-            weight_decay=self.optimizer_weight_decay,
-            grad_clip_norm=self.optimizer_grad_clip_norm,
-        )
+        return AdamWConfig(lr=self.optimizer_lr, betas=tuple(self.optimizer_betas), eps=self.optimizer_eps,
+                           weight_decay=self.optimizer_weight_decay, grad_clip_norm=self.optimizer_grad_clip_norm)
 
-    def get_scheduler_preset(self) -> None:
-        return None
+    def get_scheduler_preset(self) -> WarmupCosineSchedulerConfig:
+        return WarmupCosineSchedulerConfig(num_warmup_steps=self.scheduler_warmup_steps,
+                                           schedule=self.scheduler_schedule, min_lr_ratio=self.scheduler_min_lr_ratio)
 
     # openpi-style fake inputs --------------------------------------------------------------------
     def fake_batch(self, batch_size: int = 2, seed: int = 0, with_targets: bool = True) -> dict:

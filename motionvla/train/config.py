@@ -1,7 +1,8 @@
 """The training loop's config, validated on construction.
 
-:class:`LoopOptions` holds what only our loop has (optimizer, schedule, precision, EMA, sharding): the
-``--train.*`` group of `motionvla train` and `motionvla forecast train`. :class:`TrainConfig` adds what
+:class:`LoopOptions` holds what only our loop has (precision, EMA, accumulation): the ``--train.*`` group of
+`motionvla train` and `motionvla forecast train`. :class:`OptimizerOptions` holds the optimizer and schedule: the
+forecaster's ``--train.*``, the policy's own lerobot presets for `motionvla train`. :class:`TrainConfig` adds what
 lerobot-train also has (steps, batch size, workers, seed, logging and checkpoint frequency, output folder,
 resume, wandb), which those commands take under lerobot's names (``--steps``, ``--output_dir``, ...; see
 :class:`RunOptions`) and hand to the loop through :meth:`RunOptions.loop_config`.
@@ -13,24 +14,43 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from motionvla.errors import UserError
-
-SCHEDULES = ("cosine", "constant")
+from motionvla.utils.lr_schedule import SCHEDULES
 MIXED_PRECISION = ("no", "bf16", "fp16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+@dataclass
+class OptimizerOptions:
+    """AdamW and the learning-rate schedule (:mod:`motionvla.utils.lr_schedule`). The forecaster takes them as
+    ``--train.*``; the motionvla policy carries them as its lerobot presets (``--policy.optimizer_*``,
+    ``--policy.scheduler_*``), so `motionvla train` and `lerobot-train` read one set."""
+
+    lr: float = 1e-4
+    weight_decay: float = 1e-2
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_steps: int = 0  # linear warmup from lr / warmup_steps to lr
+    schedule: str = "cosine"  # "cosine" (decays to lr * min_lr_ratio at the last step) or "constant"
+    min_lr_ratio: float = 0.0
+    max_grad_norm: float = 1.0  # <= 0: no clipping (the norm is still logged)
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        if int(self.warmup_steps) < 0:
+            raise UserError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"train.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
+        if self.lr <= 0:
+            raise UserError(f"train.lr must be > 0, got {self.lr}")
 
 
 @dataclass
 class LoopOptions:
     """Options of our loop that lerobot-train has no name for (``--train.*``)."""
 
-    lr: float = 1e-4
-    weight_decay: float = 1e-2
-    betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 0  # linear warmup from lr / warmup_steps to lr
-    schedule: str = "cosine"  # "cosine" (decays to lr * min_lr_ratio at the last step) or "constant"
-    min_lr_ratio: float = 0.0
     grad_accumulation_steps: int = 1
-    max_grad_norm: float = 1.0  # <= 0: no clipping (the norm is still logged)
     mixed_precision: str = "no"  # "no" | "bf16" | "fp16", passed to accelerate
     ema_decay: float = 0.0  # 0 = no EMA weights; else e.g. 0.999
     progress: bool = True  # tqdm bar on the main process
@@ -38,23 +58,14 @@ class LoopOptions:
     find_unused_parameters: bool = False  # DDP option, for models with branches some steps skip
 
     def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         if int(self.grad_accumulation_steps) < 1:
             raise UserError(f"train.grad_accumulation_steps must be >= 1, got {self.grad_accumulation_steps}")
-        if int(self.warmup_steps) < 0:
-            raise UserError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.schedule not in SCHEDULES:
-            raise UserError(f"train.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.mixed_precision not in MIXED_PRECISION:
             raise UserError(
                 f"train.mixed_precision must be one of {', '.join(MIXED_PRECISION)}, got {self.mixed_precision!r}"
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
-        if self.lr <= 0:
-            raise UserError(f"train.lr must be > 0, got {self.lr}")
         if self.fsdp:
             raise UserError("--train.fsdp is not available: FSDP checkpoints are not saved through accelerate's "
                             "save_state yet, so a resumed run would lose its sharded optimizer state; train with "
@@ -62,13 +73,18 @@ class LoopOptions:
 
 
 @dataclass
-class TrainConfig(LoopOptions):
-    """Options of :func:`motionvla.train.train` (shared by the VLA policy and the flow forecaster).
+class OptimizerLoopOptions(OptimizerOptions, LoopOptions):
+    """``--train.*`` of a trainer whose model has no optimizer presets of its own (the forecaster)."""
 
-    Distributed training: run the script under ``accelerate launch`` or ``torchrun``; the loop uses DDP through
-    accelerate (gloo on CPU). ``batch_size`` is per process and per micro-batch: one optimizer step sees
-    ``batch_size * grad_accumulation_steps * num_processes`` samples.
-    """
+    def __post_init__(self) -> None:
+        OptimizerOptions.__post_init__(self)
+        LoopOptions.__post_init__(self)
+
+
+@dataclass
+class LoopRunConfig(LoopOptions):
+    """The loop's options but the optimizer's: what a command whose model carries optimizer presets (the policy)
+    takes for the loop (e.g. the quickstart's ``--train.*``)."""
 
     steps: int = 1000  # optimizer steps in total (a resumed run continues up to this number)
     batch_size: int = 8  # per process, per micro-batch
@@ -83,7 +99,7 @@ class TrainConfig(LoopOptions):
     wandb_mode: str = "auto"  # "auto": $WANDB_MODE, else online if logged in, else offline
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        LoopOptions.__post_init__(self)
         for name in ("steps", "batch_size", "log_every"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"train.{name} must be >= 1, got {getattr(self, name)}")
@@ -92,6 +108,20 @@ class TrainConfig(LoopOptions):
                 raise UserError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.wandb_mode not in WANDB_MODES:
             raise UserError(f"train.wandb_mode must be one of {', '.join(WANDB_MODES)}, got {self.wandb_mode!r}")
+
+
+@dataclass
+class TrainConfig(OptimizerOptions, LoopRunConfig):
+    """Options of :func:`motionvla.train.train` (shared by the VLA policy and the flow forecaster).
+
+    Distributed training: run the script under ``accelerate launch`` or ``torchrun``; the loop uses DDP through
+    accelerate (gloo on CPU). ``batch_size`` is per process and per micro-batch: one optimizer step sees
+    ``batch_size * grad_accumulation_steps * num_processes`` samples.
+    """
+
+    def __post_init__(self) -> None:
+        OptimizerOptions.__post_init__(self)
+        LoopRunConfig.__post_init__(self)
 
 
 @dataclass
@@ -139,19 +169,43 @@ class RunOptions:
             if int(getattr(self, name)) < 0:
                 raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
 
+    def optimizer_options(self) -> OptimizerOptions:
+        """Where this command's optimizer and schedule come from: its ``--train.*`` (a subclass whose model has
+        presets, the policy's, overrides this)."""
+        if not isinstance(self.train, OptimizerOptions):
+            raise TypeError(f"{type(self).__name__}.train has no optimizer options: override optimizer_options()")
+        return self.train
+
+    def optimizer_option(self, name: str) -> str:
+        """The option a user types for the :class:`OptimizerOptions` field ``name``."""
+        return f"--train.{name}"
+
+    def warmup_warning(self) -> str:
+        """One line when warm-up does not end before the run does ("" otherwise)."""
+        optim = self.optimizer_options()
+        if optim.warmup_steps < self.steps:
+            return ""
+        return (f"warning: {self.optimizer_option('warmup_steps')}={optim.warmup_steps} >= --steps={self.steps}: "
+                f"the learning rate never reaches {self.optimizer_option('lr')}={optim.lr}")
+
     def loop_config(self) -> TrainConfig:
-        """The loop's config: lerobot-named options + ``train``'s."""
+        """The loop's config: lerobot-named options + ``train``'s + :meth:`optimizer_options`."""
         loop = {f.name: getattr(self.train, f.name) for f in dataclasses.fields(LoopOptions)}
+        optim = self.optimizer_options()
+        optimizer = {f.name: getattr(optim, f.name) for f in dataclasses.fields(OptimizerOptions)}
         shared = {ours: getattr(self, theirs) for theirs, ours in LEROBOT_LOOP_NAMES.items()}
-        return TrainConfig(**loop, **shared, wandb=self.wandb.enable, wandb_project=self.wandb.project,
+        return TrainConfig(**loop, **optimizer, **shared, wandb=self.wandb.enable, wandb_project=self.wandb.project,
                            wandb_mode=self.wandb.mode)
 
     @staticmethod
-    def split_loop(train: TrainConfig) -> dict:
-        """The keyword arguments of a RunOptions subclass that :meth:`loop_config` turns back into ``train``."""
-        loop = LoopOptions(**{f.name: getattr(train, f.name) for f in dataclasses.fields(LoopOptions)})
+    def split_loop(train: LoopRunConfig, with_optimizer: bool = True) -> dict:
+        """The keyword arguments of a RunOptions subclass that :meth:`loop_config` turns back into ``train``
+        (``with_optimizer=False``: a subclass whose optimizer comes from its model's presets; ``train`` may then
+        be a :class:`LoopRunConfig`)."""
+        kind = OptimizerLoopOptions if with_optimizer else LoopOptions
+        group = kind(**{f.name: getattr(train, f.name) for f in dataclasses.fields(kind)})
         shared = {theirs: getattr(train, ours) for theirs, ours in LEROBOT_LOOP_NAMES.items()}
-        return {**shared, "train": loop,
+        return {**shared, "train": group,
                 "wandb": WandbOptions(enable=train.wandb, project=train.wandb_project, mode=train.wandb_mode)}
 
 

@@ -98,9 +98,6 @@ def train(
             print(f"resumed from step {state['step']} (checkpoint {resume_from})", flush=True)
         elif cfg.resume:
             print(f"--resume: no checkpoint in {out} yet, starting from step 0", flush=True)
-        if cfg.warmup_steps >= cfg.steps:
-            print(f"warning: --train.warmup_steps={cfg.warmup_steps} >= --steps={cfg.steps}: the learning rate "
-                  f"never reaches --train.lr={cfg.lr}", flush=True)
     if state is not None and state["world_size"] != world:
         raise UserError(
             f"checkpoint {resume_from} was written by {state['world_size']} process(es), this run has {world}; "

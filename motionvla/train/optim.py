@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from lerobot.optim.optimizers import AdamWConfig
+
 from motionvla.train.config import TrainConfig
+from motionvla.utils.lr_schedule import WarmupCosineSchedulerConfig
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters (weight decay on all of them, as lerobot does)."""
+    """AdamW over the trainable parameters (weight decay on all of them, as lerobot does), built by lerobot's
+    ``AdamWConfig`` as lerobot-train builds it."""
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-
-
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Multiplier of ``cfg.lr`` for optimizer step ``step`` (0-based): linear warmup, then cosine/constant."""
-    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    if cfg.schedule == "constant":
-        return 1.0
-    span = max(1, cfg.steps - cfg.warmup_steps - 1)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return AdamWConfig(lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                       grad_clip_norm=cfg.max_grad_norm).build(params)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    """A LambdaLR stepping :func:`lr_factor`; its state_dict holds only numbers (weights_only-loadable)."""
-
-    def factor(step: int) -> float:
-        return lr_factor(step, cfg)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    """Warm-up then cosine (or constant), through the scheduler class the policy's preset gives lerobot-train."""
+    preset = WarmupCosineSchedulerConfig(num_warmup_steps=cfg.warmup_steps, schedule=cfg.schedule,
+                                         min_lr_ratio=cfg.min_lr_ratio)
+    return preset.build(optimizer, cfg.steps)
 
 
 class EMA:

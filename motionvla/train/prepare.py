@@ -15,7 +15,7 @@ from typing import Any
 
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import TINY_BACKBONE, MotionVLAConfig
-from motionvla.train.config import RunOptions, TrainConfig
+from motionvla.train.config import LoopRunConfig, OptimizerOptions, RunOptions
 
 QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/demos"
 
@@ -25,15 +25,28 @@ QUICKSTART_REPO_ID, QUICKSTART_ROOT = "local/quickstart", "outputs/quickstart/de
 # user training the tiny policy on their own demos gets the recipe the quickstart measured.
 # Executing 5 of each 10-action chunk: +9.7 points [+6.5, +13.2] over executing all 10 (5 training seeds, 600
 # paired episodes on env seeds never used to choose it).
-TINY_RECIPE: dict[str, Any] = {"steps": 3000, "batch_size": 32, "train.lr": 1e-3,
-                               "train.warmup_steps": 200, "policy.inference_noise_scale": 0.0,
+TINY_RECIPE: dict[str, Any] = {"steps": 3000, "batch_size": 32, "policy.optimizer_lr": 1e-3,
+                               "policy.scheduler_warmup_steps": 200, "policy.inference_noise_scale": 0.0,
                                "policy.n_action_steps": 5}
 
 
-def tiny_recipe_train(**overrides: Any) -> TrainConfig:
-    """The recipe's loop config (TrainConfig names), with ``overrides`` (e.g. ``log_every``)."""
+def tiny_recipe_train(**overrides: Any) -> LoopRunConfig:
+    """The recipe's loop options (the loop's names; its optimizer and schedule are the policy's presets, see
+    :func:`tiny_recipe_policy`), with ``overrides`` (e.g. ``log_every``)."""
     recipe = {k.removeprefix("train."): v for k, v in TINY_RECIPE.items() if not k.startswith("policy.")}
-    return TrainConfig(**{**recipe, **overrides})
+    return LoopRunConfig(**{**recipe, **overrides})
+
+
+# MotionVLAConfig preset -> OptimizerOptions field: the one place the two spellings meet.
+POLICY_OPTIMIZER_FIELDS = {"optimizer_lr": "lr", "optimizer_betas": "betas", "optimizer_eps": "eps",
+                           "optimizer_weight_decay": "weight_decay", "optimizer_grad_clip_norm": "max_grad_norm",
+                           "scheduler_warmup_steps": "warmup_steps", "scheduler_schedule": "schedule",
+                           "scheduler_min_lr_ratio": "min_lr_ratio"}
+
+
+def policy_optimizer_options(policy: MotionVLAConfig) -> OptimizerOptions:
+    """The loop's optimizer and schedule from the policy's lerobot presets (what lerobot-train builds too)."""
+    return OptimizerOptions(**{ours: getattr(policy, theirs) for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()})
 
 
 def tiny_recipe_policy(**overrides: Any) -> MotionVLAConfig:
@@ -79,8 +92,9 @@ class DatasetOptions:
 class PolicyTrainConfig(RunOptions):
     """Train the motionvla policy on a LeRobotDataset (a local folder or a hub repo id), with lerobot-train's
     option names (--dataset.*, --policy.*, --steps, --batch_size, --output_dir, --save_freq, --log_freq, --seed,
-    --resume, --wandb.*, --config_path; --policy.path=CKPT starts from a trained checkpoint). What only our loop
-    has is --train.* (lr, schedule, warm-up, EMA, precision)."""
+    --resume, --wandb.*, --config_path; --policy.path=CKPT starts from a trained checkpoint). The optimizer and
+    schedule are the policy's lerobot presets (--policy.optimizer_lr, --policy.scheduler_warmup_steps, ...), read by
+    lerobot-train too; what only our loop has is --train.* (EMA, precision, accumulation)."""
 
     dataset: DatasetOptions = field(default_factory=DatasetOptions)
     policy: MotionVLAConfig = field(default_factory=_tiny_policy)
@@ -95,6 +109,13 @@ class PolicyTrainConfig(RunOptions):
     def init_from(self) -> str:
         """The checkpoint whose weights start the run (``--policy.path``), or ""."""
         return self.policy.pretrained_path or ""
+
+    def optimizer_options(self) -> OptimizerOptions:
+        """The policy's presets (``--policy.optimizer_*``, ``--policy.scheduler_*``), as lerobot-train reads them."""
+        return policy_optimizer_options(self.policy)
+
+    def optimizer_option(self, name: str) -> str:
+        return "--policy." + {ours: theirs for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}[name]
 
 
 @dataclass

@@ -64,7 +64,7 @@ def test_override_keeps_the_other_values_of_a_default_factory():
     cfg = parse_config(QuickstartConfig, ["--train.steps=5", "--demos.episodes_per_task=2", "--policy.hidden_size=32"])
     defaults = QuickstartConfig()
     assert (cfg.train.steps, cfg.demos.episodes_per_task, cfg.policy.hidden_size) == (5, 2, 32)
-    assert cfg.train.lr == defaults.train.lr and cfg.train.batch_size == defaults.train.batch_size
+    assert cfg.policy.optimizer_lr == defaults.policy.optimizer_lr == 1e-3 and cfg.train.batch_size == defaults.train.batch_size
     assert cfg.demos.image_size == defaults.demos.image_size == 64
     assert cfg.policy.inference_noise_scale == defaults.policy.inference_noise_scale == 0.0
 

@@ -34,7 +34,7 @@ def test_policy_motion_head_starts_from_a_forecaster(tiny_shards, record_tiny_de
     policy_run = tmp_path / "policy"
     args = ["train", f"--dataset.root={demos.out}", f"--dataset.repo_id={demos.repo_id}", "--batch_size=4",
             "--train.progress=false", "--log_freq=1", *tiny_policy_args]
-    assert main([*args, f"--output_dir={policy_run}", "--steps=1", "--train.lr=1e-12",
+    assert main([*args, f"--output_dir={policy_run}", "--steps=1", "--policy.optimizer_lr=1e-12",
                  f"--policy.motion_head_from={forecaster}", "--policy.motion_feature_channels=8"]) == 0
     assert "tensors from the forecaster" in capsys.readouterr().out
     policy = MotionVLAPolicy.from_pretrained(str(policy_run / "pretrained_model"))

@@ -15,7 +15,7 @@ from motionvla.errors import UserError
 LEROBOT = ["--dataset.repo_id=me/demos", "--dataset.root=/data/demos", "--dataset.episodes=0:5",
            "--policy.path=/runs/a/pretrained_model", "--steps=7", "--batch_size=3", "--num_workers=2",
            "--output_dir=/runs/b", "--save_freq=5", "--log_freq=2", "--seed=11", "--resume=true",
-           "--wandb.enable=true", "--train.lr=0.003"]
+           "--wandb.enable=true", "--policy.optimizer_lr=0.003"]
 OLD = ["--repo_id=me/demos", "--dataset_root=/data/demos", "--episodes=0:5", "--init_from=/runs/a/pretrained_model",
        "--train.steps=7", "--train.batch_size=3", "--train.num_workers=2", "--train.output_dir=/runs/b",
        "--train.checkpoint_every=5", "--train.log_every=2", "--train.seed=11", "--train.resume=true",
@@ -42,7 +42,7 @@ def test_old_names_give_the_same_config_with_one_note_each():
     new, _ = resolved(train, LEROBOT)
     old, notes = resolved(train, OLD)
     assert config_to_dict(old) == config_to_dict(new)
-    assert len(notes) == len(OLD) - 1  # --train.lr kept its name
+    assert len(notes) == len(OLD)
     assert any("note: --train.checkpoint_every is deprecated, use --save_freq" in n for n in notes)
 
 
@@ -51,8 +51,7 @@ def test_one_option_under_two_names_is_refused():
         resolved(train, ["--steps=3", "--train.steps=4"])
 
 
-@pytest.mark.parametrize(("option", "instead"), [("--policy.optimizer_lr=1e-3", "--train.lr"),
-                                                 ("--policy.use_amp=true", "--train.mixed_precision=bf16")])
+@pytest.mark.parametrize(("option", "instead"), [("--policy.use_amp=true", "--train.mixed_precision=bf16")])
 def test_options_only_lerobot_train_reads_are_refused(tmp_path, capsys, option, instead):
     assert main(["train", f"--output_dir={tmp_path / 'run'}", option]) == 2
     err = capsys.readouterr().err
@@ -82,7 +81,7 @@ def test_config_path_of_the_old_layout_is_renamed_with_notes(tmp_path):
     cfg, notes = resolved(train, [f"--config_path={tmp_path / 'config.json'}"])
     assert (cfg.dataset.repo_id, cfg.dataset.root, cfg.steps, cfg.output_dir) == ("me/demos", "/data/demos", 12,
                                                                                    "/runs/old")
-    assert cfg.train.lr == 0.002 and cfg.policy.flow_stride == 2
+    assert cfg.policy.optimizer_lr == 0.002 and cfg.policy.flow_stride == 2
     assert any("--train.steps is deprecated, use --steps" in n for n in notes)
 
 
@@ -101,3 +100,47 @@ def test_forecast_train_takes_the_same_names():
     assert config_to_dict(old) == config_to_dict(new)
     loop = new.loop_config()
     assert (loop.output_dir, loop.steps, loop.batch_size, loop.checkpoint_every, loop.lr) == ("/runs/f", 5, 2, 1, 1e-3)
+
+
+def test_the_policy_presets_give_lerobot_train_and_ours_one_optimizer_and_schedule():
+    """The same options build the same AdamW and the same learning rate at every step under `motionvla train`'s
+    loop and under lerobot-train (which builds from the policy's presets, as its make_optimizer_and_scheduler
+    does with use_policy_training_preset)."""
+    from types import SimpleNamespace
+
+    import torch
+    from lerobot.optim.factory import make_optimizer_and_scheduler
+
+    from motionvla.train.optim import make_optimizer, make_scheduler
+
+    cfg, notes = resolved(train, ["--steps=12", "--policy.optimizer_lr=0.003", "--policy.scheduler_warmup_steps=3",
+                                  "--policy.optimizer_weight_decay=0.05", "--policy.scheduler_min_lr_ratio=0.1"])
+    assert notes == []
+    loop = cfg.loop_config()
+    ours_model, theirs_model = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    theirs_model.get_optim_params = theirs_model.parameters  # what lerobot asks a policy for
+    ours_opt = make_optimizer(ours_model, loop)
+    ours_sched = make_scheduler(ours_opt, loop)
+    lerobot_cfg = SimpleNamespace(use_policy_training_preset=True, optimizer=cfg.policy.get_optimizer_preset(),
+                                  scheduler=cfg.policy.get_scheduler_preset(), steps=cfg.steps)
+    theirs_opt, theirs_sched = make_optimizer_and_scheduler(lerobot_cfg, theirs_model)
+    keys = ("lr", "betas", "eps", "weight_decay")
+    assert [ours_opt.param_groups[0][k] for k in keys] == [theirs_opt.param_groups[0][k] for k in keys]
+    assert lerobot_cfg.optimizer.grad_clip_norm == loop.max_grad_norm
+    ours_lr, theirs_lr = [], []
+    for _ in range(cfg.steps):
+        ours_lr.append(ours_opt.param_groups[0]["lr"])
+        theirs_lr.append(theirs_opt.param_groups[0]["lr"])
+        ours_opt.step(), ours_sched.step(), theirs_opt.step(), theirs_sched.step()
+    assert ours_lr == theirs_lr
+    assert ours_lr[0] == pytest.approx(0.001) and max(ours_lr) == pytest.approx(0.003)  # warm-up 1/3, 2/3, 1
+    assert ours_lr[-1] == pytest.approx(0.0003)  # cosine to min_lr_ratio * lr at the last step
+
+
+def test_the_old_optimizer_names_become_the_policys_presets():
+    cfg, notes = resolved(train, ["--train.lr=0.002", "--train.warmup_steps=7", "--train.max_grad_norm=0.5"])
+    assert (cfg.policy.optimizer_lr, cfg.policy.scheduler_warmup_steps, cfg.policy.optimizer_grad_clip_norm) == (
+        0.002, 7, 0.5)
+    assert any("--train.lr is deprecated, use --policy.optimizer_lr" in n for n in notes)
+    loop = cfg.loop_config()
+    assert (loop.lr, loop.warmup_steps, loop.max_grad_norm) == (0.002, 7, 0.5)

@@ -129,10 +129,11 @@ def test_resume_and_warmup_messages(trained, tmp_path, capsys, train_args):
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)
-    assert main(train_args(run, "--resume=true", "--steps=4", "--train.warmup_steps=10")) == 0
+    assert main(train_args(run, "--resume=true", "--steps=4", "--policy.scheduler_warmup_steps=10")) == 0
     out = capsys.readouterr().out
     assert f"resumed from step 3 (checkpoint {run / 'checkpoints' / '000003'})" in out
-    assert "warning: --train.warmup_steps=10 >= --steps=4: the learning rate never reaches --train.lr" in out
+    assert ("warning: --policy.scheduler_warmup_steps=10 >= --steps=4: the learning rate never reaches "
+            "--policy.optimizer_lr") in out
     assert main(train_args(tmp_path / "fresh", "--resume=true", "--steps=1")) == 0
     assert "no checkpoint in" in capsys.readouterr().out
     assert main(train_args(tmp_path / "tuned", f"--policy.path={trained / 'pretrained_model'}", "--steps=1")) == 0
@@ -175,15 +176,15 @@ def test_the_tiny_policy_gets_the_quickstarts_recipe_where_no_option_is_given(tr
     from motionvla.train.prepare import TINY_RECIPE
 
     out = tmp_path / "run"
-    assert main(train_args(out, "--train.lr=3e-4")) == 0  # steps and batch size given by train_args, lr here
+    assert main(train_args(out, "--policy.optimizer_lr=3e-4")) == 0  # steps and batch size from train_args, lr here
     saved = json.loads((out / "config.json").read_text())
-    assert saved["train"]["lr"] == 3e-4 and saved["steps"] == 3 and saved["batch_size"] == 4
-    assert saved["train"]["warmup_steps"] == TINY_RECIPE["train.warmup_steps"] == 200
+    assert saved["policy"]["optimizer_lr"] == 3e-4 and saved["steps"] == 3 and saved["batch_size"] == 4
+    assert saved["policy"]["scheduler_warmup_steps"] == TINY_RECIPE["policy.scheduler_warmup_steps"] == 200
     assert saved["policy"]["inference_noise_scale"] == 0.0  # from the recipe
     assert saved["policy"]["n_action_steps"] == 4  # given by the command line (TINY_POLICY_ARGS): the recipe's 5 not taken
     printed = capsys.readouterr().out
-    assert "tiny policy: the quickstart's recipe for what no option set: --train.warmup_steps=200" in printed
-    assert "--train.lr" not in printed.split("quickstart's recipe")[1].splitlines()[0]
+    assert "tiny policy: the quickstart's recipe for what no option set: --policy.scheduler_warmup_steps=200" in printed
+    assert "--policy.optimizer_lr" not in printed.split("quickstart's recipe")[1].splitlines()[0]
 
 
 def test_the_recipe_applies_to_options_not_given_only():
@@ -191,7 +192,7 @@ def test_the_recipe_applies_to_options_not_given_only():
 
     assert tiny_recipe_policy().n_action_steps == 5 and tiny_recipe_policy().inference_noise_scale == 0.0
     cfg, note = apply_tiny_recipe(PolicyTrainConfig(), frozenset({"steps"}))
-    assert cfg.policy.n_action_steps == 5 and cfg.train.lr == 1e-3 and cfg.steps == PolicyTrainConfig().steps
+    assert cfg.policy.n_action_steps == 5 and cfg.policy.optimizer_lr == 1e-3 and cfg.steps == PolicyTrainConfig().steps
     assert cfg.batch_size == 32 and "--batch_size=32" in note
     assert "--policy.n_action_steps=5" in note and "--steps" not in note
     assert apply_tiny_recipe(PolicyTrainConfig(), None) == (PolicyTrainConfig(), "")  # a config built in code
