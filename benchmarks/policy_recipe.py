@@ -1,14 +1,14 @@
 """Train the tiny tabletop policy with one recipe and measure its success on a range of env seeds.
 
 One run = ``motionvla train`` on a demo folder (the quickstart's recipe: 3000 steps x batch 32, lr 1e-3, 200
-warm-up steps, the action head's mean chunk at inference, plus any ``--policy.*`` / ``--train.*`` overrides given after the known options), then
+warm-up steps, the action head's mean chunk at inference, plus any ``motionvla train`` options given after the known ones), then
 ``motionvla eval`` on the tabletop for each number of executed actions per chunk in ``--n_action_steps``, on env
 seeds ``--eval_seed`` + i. Choose a recipe with a validation range of env seeds (e.g. 20000+) and report the
 chosen one once on the final range (the quickstart's 1000+). ``<out>/result.json`` is written the moment the run
 is done; a run whose JSON exists is skipped, a killed training resumes from its last checkpoint.
 
     .venv/bin/python benchmarks/policy_recipe.py --demos=outputs/exp24/demos --out=outputs/exp25/recipe/ema_s0 \\
-        --eval_seed=20000 --eval_episodes=10 --n_action_steps=10,5 --train.seed=0 --train.ema_decay=0.999
+        --eval_seed=20000 --eval_episodes=10 --n_action_steps=10,5 --seed=0 --train.ema_decay=0.999
 
 ``--checkpoint=DIR`` skips training and evaluates an existing ``pretrained_model`` folder.
 """
@@ -26,7 +26,7 @@ from motionvla.train.prepare import TINY_RECIPE
 
 # The quickstart's recipe, spelled out on the command line from its one definition (motionvla.train.prepare.
 # TINY_RECIPE, which `motionvla train` would also fill in by itself), plus logging.
-RECIPE = [f"--{k}={v}" for k, v in TINY_RECIPE.items()] + ["--train.log_every=50", "--train.checkpoint_every=1000"]
+RECIPE = [f"--{k}={v}" for k, v in TINY_RECIPE.items()] + ["--log_freq=50", "--save_freq=1000"]
 
 
 def train_run(demos: str, repo_id: str, overrides: list[str], train_dir: Path) -> None:
@@ -34,11 +34,11 @@ def train_run(demos: str, repo_id: str, overrides: list[str], train_dir: Path) -
     finished); also used by motion_head_levers.py."""
     if (train_dir / "pretrained_model" / "model.safetensors").exists():
         return
-    cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset_root={demos}",
-           f"--repo_id={repo_id}", f"--train.output_dir={train_dir}", "--train.progress=false",
+    cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset.root={demos}",
+           f"--dataset.repo_id={repo_id}", f"--output_dir={train_dir}", "--train.progress=false",
            *RECIPE, *overrides]
     if (train_dir / "checkpoints").exists():
-        cmd.append("--train.resume=true")
+        cmd.append("--resume=true")
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
