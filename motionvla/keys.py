@@ -14,3 +14,9 @@ TASK_KEY = "task"
 MOTION_KEY = "motion"  # future flow (B, K, 2, H, W), pixels
 MOTION_MASK_KEY = "motion_mask"  # (B, K) bool: future flows inside the episode
 MOTION_PAST_KEY = "motion_past"  # the observed flow, frame t - stride -> t, (1, 2, H, W) pixels
+
+# Real-time chunking request keys (Policy.infer, the server): the previous chunk's actions still to execute, in the
+# robot's units, (P, A) or (N, P, A), and how many of them execute while this chunk is computed (int, < chunk).
+RTC_PREFIX_KEY = "rtc.prefix_actions"
+RTC_DELAY_KEY = "rtc.delay"
+

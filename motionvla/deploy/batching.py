@@ -21,6 +21,7 @@ import numpy as np
 
 from motionvla.deploy.requests import Request, RequestError
 from motionvla.inference import Policy, stack_observations
+from motionvla.keys import RTC_DELAY_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ class InferenceBatcher:
         start = time.perf_counter()
         obs = stack_observations([r.obs for r in requests])
         first = requests[0]
+        if first.rtc_delay is not None:  # one delay per group (group_key), the prefixes stacked (N, P, A)
+            obs[RTC_DELAY_KEY] = first.rtc_delay
         if first.num_samples or first.motion_preview:
             result = self.policy.infer_extras(obs, first.num_samples, first.motion_preview)  # type: ignore[attr-defined]
         else:

@@ -7,7 +7,10 @@ policy's keys (:mod:`sim_envs.adapters`):
 - ``observation.state``: real numbers ``(S,)``, finite (sent as float64 by many openpi robots: cast to float32);
 - ``task``: the instruction, a str;
 - optional flags: ``num_samples`` (int, 2..max: draw that many extra action chunks and return their spread),
-  ``motion_preview`` (bool: return the motion head's forecast).
+  ``motion_preview`` (bool: return the motion head's forecast);
+- optional real-time chunking (motionvla checkpoints): ``rtc.prefix_actions`` float ``(P, A)``, the previous chunk's
+  actions still to execute (robot units, 1 <= P <= chunk), and ``rtc.delay`` int ``d`` (0..min(P, chunk - 1)): the
+  first ``d`` actions of the reply are those ``d`` prefix actions, the rest of the overlap follows the prefix softly.
 
 Nested maps are flattened with ``/`` (openpi robots send ``{"images": {"cam_high": ...}}``) and then renamed
 with the server's ``--rename_map``, so a robot keeps its own key names. Keys the policy does not use are
@@ -23,7 +26,7 @@ import numpy as np
 from motionvla_client import msgpack_numpy
 
 from motionvla.inference import PolicyMetadata
-from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
+from motionvla.keys import IMAGE_KEY_PREFIX, RTC_DELAY_KEY, RTC_PREFIX_KEY, STATE_KEY, TASK_KEY
 
 NUM_SAMPLES_KEY = "num_samples"
 MOTION_PREVIEW_KEY = "motion_preview"
@@ -42,11 +45,12 @@ class Request:
     obs: dict[str, Any]
     num_samples: int = 0
     motion_preview: bool = False
+    rtc_delay: int | None = None  # with obs[RTC_PREFIX_KEY]: a real-time-chunking request
 
     def group_key(self) -> tuple:
         """Requests with equal keys stack into one forward pass."""
         shapes = tuple(sorted((k, np.shape(v)) for k, v in self.obs.items() if k != TASK_KEY))
-        return (self.num_samples, self.motion_preview, shapes)
+        return (self.num_samples, self.motion_preview, self.rtc_delay, shapes)
 
 
 def _flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
@@ -76,12 +80,14 @@ class RequestParser:
     """
 
     def __init__(self, metadata: PolicyMetadata, *, rename: dict[str, str] | None = None,
-                 max_payload_bytes: int = 10 * 2**20, max_samples: int = 0, motion_preview: bool = False) -> None:
+                 max_payload_bytes: int = 10 * 2**20, max_samples: int = 0, motion_preview: bool = False,
+                 rtc: bool = False) -> None:
         self.metadata = metadata
         self.rename = dict(rename or {})
         self.max_payload_bytes = max_payload_bytes
         self.max_samples = max_samples
         self.motion_preview = motion_preview
+        self.rtc = rtc
 
     def spec(self) -> dict[str, dict[str, Any]]:
         """The keys a request must hold, for the metadata frame: key → {"shape", "dtype"}."""
@@ -110,8 +116,16 @@ class RequestParser:
             raise RequestError(f"bad request: {MOTION_PREVIEW_KEY} must be true or false, got {motion!r:.40}")
         if motion and not self.motion_preview:
             raise RequestError("bad request: this checkpoint has no motion head, so motion_preview is not available")
+        prefix, delay = flat.pop(RTC_PREFIX_KEY, None), flat.pop(RTC_DELAY_KEY, None)
         flat = {self.rename.get(k, k): v for k, v in flat.items()}
-        return Request(self._observation(flat), num_samples, bool(motion))
+        obs = self._observation(flat)
+        if prefix is None and delay is None:
+            return Request(obs, num_samples, bool(motion))
+        if num_samples or motion:
+            raise RequestError(f"bad request: {RTC_PREFIX_KEY} cannot be combined with {NUM_SAMPLES_KEY} or "
+                               f"{MOTION_PREVIEW_KEY}")
+        obs[RTC_PREFIX_KEY], rtc_delay = self._rtc(prefix, delay)
+        return Request(obs, rtc_delay=rtc_delay)
 
     # ------------------------------------------------------------------ checks
     def _num_samples(self, value: Any) -> int:
@@ -125,6 +139,27 @@ class RequestParser:
         if not 2 <= value <= self.max_samples:
             raise RequestError(f"bad request: {NUM_SAMPLES_KEY}={value}: must be 0 or in 2..{self.max_samples}")
         return value
+
+    def _rtc(self, prefix: Any, delay: Any) -> tuple[np.ndarray, int]:
+        if not self.rtc:
+            raise RequestError(f"bad request: {RTC_PREFIX_KEY} is not available for this policy (motionvla "
+                               "checkpoints only)")
+        if prefix is None:
+            raise RequestError(f"bad request: {RTC_DELAY_KEY} without {RTC_PREFIX_KEY} (the previous chunk's actions "
+                               "still to execute)")
+        chunk, dim = self.metadata.chunk_size, self.metadata.action_dim
+        if not isinstance(prefix, np.ndarray) or prefix.dtype.kind not in "fiu" or prefix.ndim != 2 \
+                or not 1 <= prefix.shape[0] <= chunk or (dim is not None and prefix.shape[1] != dim):
+            got = f"{prefix.dtype} {prefix.shape}" if isinstance(prefix, np.ndarray) else type(prefix).__name__
+            raise RequestError(f"bad request: {RTC_PREFIX_KEY} must be a real (P, {dim}) array with 1 <= P <= {chunk}, "
+                               f"got {got}")
+        if not np.all(np.isfinite(prefix)):
+            raise RequestError(f"bad request: {RTC_PREFIX_KEY} holds NaN or inf")
+        delay = 0 if delay is None else delay
+        top = min(prefix.shape[0], chunk - 1)
+        if isinstance(delay, (bool, np.bool_)) or not isinstance(delay, (int, np.integer)) or not 0 <= delay <= top:
+            raise RequestError(f"bad request: {RTC_DELAY_KEY} must be an int in 0..{top}, got {delay!r:.40}")
+        return prefix.astype(np.float32), int(delay)
 
     def _observation(self, flat: dict[str, Any]) -> dict[str, Any]:
         meta = self.metadata

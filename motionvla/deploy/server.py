@@ -71,7 +71,7 @@ class PolicyServer:
         self.capabilities = capabilities(policy)
         self.parser = RequestParser(policy.metadata, rename=rename, max_payload_bytes=self.max_payload_bytes,
                                     max_samples=max_samples if self.capabilities["num_samples"] else 0,
-                                    motion_preview=self.capabilities["motion_preview"])
+                                    motion_preview=self.capabilities["motion_preview"], rtc=self.capabilities["rtc"])
         history = getattr(getattr(getattr(policy, "policy", None), "config", None), "n_obs_steps", 1) or 1
         if history > 1 and max_batch > 1:
             # Such a policy (e.g. Diffusion Policy) keeps one observation history for the whole server, so

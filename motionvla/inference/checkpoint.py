@@ -7,6 +7,7 @@ authors ship; motionvla registers itself with that registry (type ``motionvla``)
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections import deque
@@ -18,7 +19,7 @@ import numpy as np
 from motionvla.errors import UserError
 from motionvla.inference.interface import PolicyMetadata, is_batched
 from motionvla.utils.hub import local_or_hub
-from motionvla.keys import IMAGE_KEY_PREFIX, STATE_KEY, TASK_KEY
+from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, RTC_DELAY_KEY, RTC_PREFIX_KEY, STATE_KEY, TASK_KEY
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -192,21 +193,60 @@ class CheckpointPolicy:
         import torch
 
         start = time.perf_counter()
+        rtc_fields = {k: obs[k] for k in (RTC_PREFIX_KEY, RTC_DELAY_KEY) if k in obs}
+        obs = {k: v for k, v in obs.items() if k not in rtc_fields}
         batched = is_batched(obs)
         if not batched:
             obs = {k: ([v] if k == TASK_KEY else np.asarray(v)[None]) for k, v in obs.items()}
+        rtc = self._rtc_request(rtc_fields, batched, len(obs[TASK_KEY]))
         batch = self._to_batch(obs)
-        with torch.inference_mode():
+        # RTC's guidance differentiates through the action head (torch.enable_grad inside the sampler), which
+        # inference-mode tensors cannot take part in: no_grad for those requests.
+        with torch.inference_mode() if rtc is None else torch.no_grad():
+            if rtc is not None:
+                batch[ACTION_KEY] = torch.as_tensor(rtc[0], device=self.device)  # normalized with the state below
             if self.preprocessor is not None:
                 batch = self.preprocessor(batch)
             if self._n_obs_steps > 1:
                 batch = self._with_history(batch)
-            chunk = self.policy.predict_action_chunk(batch)[:, : self.metadata.n_action_steps]
+            if rtc is not None:
+                prefix = batch.pop(ACTION_KEY)
+                chunk = self.policy.predict_action_chunk(batch, prefix_actions=prefix, delay=rtc[1])
+            else:
+                chunk = self.policy.predict_action_chunk(batch)
+            chunk = chunk[:, : self.metadata.n_action_steps]
             if self.postprocessor is not None:
                 chunk = self.postprocessor(chunk)
         actions = chunk.detach().float().cpu().numpy().astype(np.float32)
         timing = {"infer_ms": round(1000.0 * (time.perf_counter() - start), 3)}
         return {"actions": actions if batched else actions[0], "policy_timing": timing}
+
+    def _rtc_request(self, obs: dict[str, Any], batched: bool, n: int) -> tuple[np.ndarray, int] | None:
+        """``(prefix (N, P, A) float32, delay)`` when ``obs`` (its RTC keys) asks for real-time chunking, else None.
+
+        Raises:
+            UserError: a policy without an RTC sampler, a prefix of the wrong shape, or a delay outside 0..P
+                (and below the chunk length).
+        """
+        if RTC_PREFIX_KEY not in obs:
+            if RTC_DELAY_KEY in obs:
+                raise UserError(f"{RTC_DELAY_KEY} without {RTC_PREFIX_KEY}: send the previous chunk's remaining actions")
+            return None
+        if "prefix_actions" not in inspect.signature(self.policy.predict_action_chunk).parameters:
+            raise UserError(f"{self.source}: this policy has no real-time-chunking sampler; drop {RTC_PREFIX_KEY}")
+        prefix = np.asarray(obs[RTC_PREFIX_KEY], dtype=np.float32)
+        prefix = prefix if batched else prefix[None]
+        chunk, dim = self.metadata.chunk_size, self.metadata.action_dim
+        if prefix.ndim != 3 or prefix.shape[0] != n or not 1 <= prefix.shape[1] <= chunk or prefix.shape[2] != dim:
+            want = f"(P, {dim})" if not batched else f"({n}, P, {dim})"
+            raise UserError(f"{RTC_PREFIX_KEY}: expected {want} with 1 <= P <= {chunk}, got "
+                            f"{tuple(prefix.shape[1:] if not batched else prefix.shape)}")
+        delay = obs.get(RTC_DELAY_KEY, 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or not 0 <= int(delay) <= prefix.shape[1] \
+                or int(delay) >= chunk:
+            raise UserError(f"{RTC_DELAY_KEY}: expected an int in 0..{min(prefix.shape[1], chunk - 1)} (the actions "
+                            f"that execute while this chunk is computed), got {delay!r}")
+        return prefix, int(delay)
 
     def _with_history(self, batch: dict[str, Any]) -> dict[str, Any]:
         import torch

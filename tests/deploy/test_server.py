@@ -160,3 +160,23 @@ def test_one_failing_request_does_not_fail_the_others_in_its_batch():
         assert max(policy.seen) > 1 and policy.seen.count(1) >= 4  # stacked, then retried one by one
         for c in clients:
             c.close()
+
+
+def test_real_time_chunking_over_the_wire(tiny_policy):
+    """``rtc.prefix_actions`` + ``rtc.delay`` in the observation: the first d actions of the reply are the
+    prefix's; a bad request is a one-line error and the connection stays usable."""
+    obs = fake_observation(tiny_policy.metadata)
+    prefix = np.linspace(-1, 1, 6 * 4, dtype=np.float32).reshape(6, 4)
+    with running(tiny_policy) as server, PolicyClient("127.0.0.1", server.port) as client:
+        assert client.get_server_metadata()["capabilities"]["rtc"] is True
+        reply = client.infer({**obs, "rtc.prefix_actions": prefix, "rtc.delay": 3})
+        np.testing.assert_allclose(reply["actions"][:3], prefix[:3], atol=1e-4)
+        with pytest.raises(PolicyServerError, match=r"rtc.prefix_actions must be a real \(P, 4\) array"):
+            client.infer({**obs, "rtc.prefix_actions": np.zeros((3, 7), np.float32)})
+        with pytest.raises(PolicyServerError, match=r"rtc.delay must be an int in 0..6"):
+            client.infer({**obs, "rtc.prefix_actions": prefix, "rtc.delay": 7})
+        assert client.infer(obs)["actions"].shape == (10, 4)  # the connection is kept
+    with running(FakePolicy()) as server, PolicyClient("127.0.0.1", server.port) as client:
+        assert client.get_server_metadata()["capabilities"]["rtc"] is False
+        with pytest.raises(PolicyServerError, match="rtc.prefix_actions is not available"):
+            client.infer({**fake_obs(), "rtc.prefix_actions": np.zeros((2, 2), np.float32)})
