@@ -153,3 +153,47 @@ def test_broker_rides_through_a_server_restart():
         restart.join()
         for server in servers[1:]:
             server.stop()
+
+
+class InpaintingClient(ScriptedClient):
+    """A :class:`ScriptedClient` that honours real-time chunking as a perfect inpainter would: the reply repeats
+    the sent prefix over its whole length, then continues with its own (offset) chunk."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.prefixes: list[np.ndarray | None] = []
+        self.delays: list[int | None] = []
+        self.replies: list[np.ndarray] = []
+
+    def infer(self, obs: dict) -> dict:
+        reply = super().infer(obs)
+        prefix, delay = obs.get("rtc.prefix_actions"), obs.get("rtc.delay")
+        self.prefixes.append(prefix)
+        self.delays.append(delay)
+        if prefix is not None:
+            reply["actions"][: len(prefix)] = prefix
+        self.replies.append(reply["actions"].copy())
+        return reply
+
+
+@pytest.mark.parametrize("latency", [2, 3])
+def test_rtc_sends_the_plan_from_the_request_step_and_the_measured_delay(latency):
+    client = InpaintingClient(offset=0.25, latency=latency)
+    broker = ActionChunkBroker(client, refill_fraction=0.7, blend="rtc")
+    actions, _ = drive(broker, client, steps=60)
+    assert client.prefixes[0] is None  # nothing planned yet at the first request
+    for k in range(1, len(client.prefixes)):
+        step, prefix = client.request_steps[k], client.prefixes[k]
+        if step + latency + 1 > len(actions):
+            continue  # sent at the end of the drive: its steps were never executed
+        # The prefix is what the plan held from the request's step on: its first actions are the ones executed
+        # at that step and while the request was in flight.
+        np.testing.assert_allclose(prefix[: latency + 1], actions[step: step + latency + 1], atol=1e-6)
+    # Delay: 1 (the request's own step) until a seam after the first has been measured, then that latency.
+    assert client.delays[1] == 1 and set(client.delays[3:]) == {latency}
+    # No cross-fade: the server's chunk is executed as it came, from the first action not yet in the past
+    # (seam j merges request j + 1; the first chunk makes no seam).
+    assert all(s.overlap == 0 for s in broker.seams)
+    for j, seam in enumerate(broker.seams):
+        np.testing.assert_allclose(actions[seam.step], client.replies[j + 1][seam.latency_steps], atol=1e-6)
+    broker.close()

@@ -180,3 +180,17 @@ def test_real_time_chunking_over_the_wire(tiny_policy):
         assert client.get_server_metadata()["capabilities"]["rtc"] is False
         with pytest.raises(PolicyServerError, match="rtc.prefix_actions is not available"):
             client.infer({**fake_obs(), "rtc.prefix_actions": np.zeros((2, 2), np.float32)})
+
+
+def test_the_broker_drives_rtc_against_the_real_server(tiny_policy):
+    from motionvla_client import ActionChunkBroker
+
+    obs = fake_observation(tiny_policy.metadata)
+    with running(tiny_policy) as server, PolicyClient("127.0.0.1", server.port) as client:
+        broker = ActionChunkBroker(client, refill_fraction=0.6, blend="rtc")
+        actions = [broker.act(obs) for _ in range(25)]
+        broker.wait(10)
+        broker.act(obs)
+        broker.close()
+    assert np.all(np.isfinite(actions)) and len(broker.seams) >= 2
+    assert broker.failed_requests == 0 and broker.stale_chunks == 0  # every prefix and delay was accepted

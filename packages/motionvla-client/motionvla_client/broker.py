@@ -13,8 +13,10 @@ or exponential), then the new chunk continues alone. Naive switching (``blend="n
 over ``m`` steps. ``boundary_jumps`` records ``max |a_t - a_{t-1}|`` at every seam, to measure exactly that.
 
 This is neither openpi's broker (run a chunk out, then ask and wait) nor lerobot's async client (fixed
-weights over the overlap); real-time chunking (Black et al. 2025) would go further and inpaint the next
-chunk on the server.
+weights over the overlap). ``blend="rtc"`` is real-time chunking (Black et al. 2025): each request also sends the
+plan's actions from the request's step on (``rtc.prefix_actions``) and how many of them will execute before the
+reply lands (``rtc.delay``, the latency in control steps measured at the last seam; 1 before any is measured,
+the request's own step), and the server inpaints the new chunk onto them, so the chunk needs no cross-fade.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-BLEND_MODES = ("linear", "exp", "none")
+BLEND_MODES = ("linear", "exp", "none", "rtc")
+# The request keys of real-time chunking (motionvla.keys on the server side; this package imports nothing of ours).
+RTC_PREFIX_KEY, RTC_DELAY_KEY = "rtc.prefix_actions", "rtc.delay"
 
 
 class InferClient(Protocol):
@@ -51,12 +55,13 @@ def blend_weights(overlap: int, mode: str, exp_rate: float = 3.0) -> np.ndarray:
     """Weights of the new chunk over an overlap of ``overlap`` steps, ``(overlap,)`` in (0, 1).
 
     ``linear``: ``(i + 1) / (overlap + 1)``; ``exp``: ``1 - exp(-exp_rate (i + 1) / overlap)``, normalised so
-    the last weight is ``overlap / (overlap + 1)`` like the linear ramp's; ``none``: all ones (switch at once).
+    the last weight is ``overlap / (overlap + 1)`` like the linear ramp's; ``none`` and ``rtc``: all ones (switch
+    at once; with ``rtc`` the server already made the new chunk continue the old one).
     """
     if mode not in BLEND_MODES:
         raise ValueError(f"blend={mode!r}; accepted: {', '.join(BLEND_MODES)}")
     i = np.arange(1, overlap + 1, dtype=np.float64)
-    if mode == "none" or overlap == 0:
+    if mode in ("none", "rtc") or overlap == 0:
         return np.ones(overlap)
     if mode == "linear":
         return i / (overlap + 1)
@@ -73,7 +78,8 @@ class ActionChunkBroker:
         client: an :class:`InferClient` (its ``infer`` runs in one background thread, one request at a time).
         refill_fraction: ask for the next chunk once at most this fraction of the chunk is left (0: only when
             the plan is empty, i.e. synchronously, like openpi's broker; 1: after every step).
-        blend: ``linear`` (default), ``exp`` or ``none`` (naive switching).
+        blend: ``linear`` (default), ``exp``, ``none`` (naive switching) or ``rtc`` (real-time chunking: the
+            server must offer it, ``capabilities.rtc`` in its metadata).
         max_blend_steps: blend over at most this many overlapping steps (None: the whole overlap).
         wait_timeout_s: how long ``act`` waits for a chunk when the plan ran out (then ``TimeoutError``).
         actions_key: the reply key holding the ``(n, A)`` chunk.
@@ -163,10 +169,22 @@ class ActionChunkBroker:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ internals
+    def rtc_delay(self, prefix_len: int) -> int:
+        """Actions that will execute before a request sent now is merged: the latency (control steps) measured at
+        the last seam (never the first chunk's, which pays the warm-up), at least 1 (the request's own step),
+        at most ``prefix_len`` and below the chunk length."""
+        measured = [s.latency_steps for s in self.seams[1:]] or [1]
+        return int(max(0, min(max(1, measured[-1]), prefix_len, max(self._chunk_len - 1, 0))))
+
     def _request(self, obs: dict[str, Any], step: int | None = None) -> None:
         # Copy arrays: the caller may reuse its buffers while the request is still being encoded.
         snapshot = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in obs.items()}
         self._pending_step = self._step if step is None else step
+        if self.blend == "rtc" and self._plan is not None:
+            prefix = self._plan[self._pending_step - self._plan_start:]
+            if len(prefix):
+                snapshot[RTC_PREFIX_KEY] = np.array(prefix, dtype=np.float32)
+                snapshot[RTC_DELAY_KEY] = self.rtc_delay(len(prefix))
         self._pending = self._executor.submit(self.client.infer, snapshot)
 
     def _integrate_if_done(self, wait: bool) -> None:
@@ -201,10 +219,11 @@ class ActionChunkBroker:
         if self.max_blend_steps is not None:
             overlap = min(overlap, self.max_blend_steps)
         plan = fresh.copy()
-        if overlap and old is not None and self.blend != "none":
+        if overlap and old is not None and self.blend not in ("none", "rtc"):
             w = blend_weights(overlap, self.blend, self.exp_rate)[:, None]
             plan[:overlap] = (1.0 - w) * old[:overlap] + w * fresh[:overlap]
         self._plan, self._plan_start = plan, self._step
         if self._last_action is not None:
-            self._seam = Seam(step=self._step, latency_steps=latency, overlap=overlap if self.blend != "none" else 0)
+            blended = overlap if self.blend not in ("none", "rtc") else 0
+            self._seam = Seam(step=self._step, latency_steps=latency, overlap=blended)
             self.seams.append(self._seam)
