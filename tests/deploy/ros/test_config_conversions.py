@@ -31,6 +31,7 @@ def test_defaults_and_camera_prefix():
     assert config.cameras[0].key == "front" and config.cameras[0].qos.reliability == "best_effort"
     assert config.safety.enable_holdoff_s is None  # per transport: HOLDOFF_DEFAULTS (1 s rclpy, 5 s rosbridge)
     assert config.policy.timeout_s == 1.0 and config.rate_hz == 10
+    assert parse_config({**BASE, "policy": {"blend": "rtc"}}).policy.blend == "rtc"  # real-time chunking
 
 
 @pytest.mark.parametrize("change, message", [
@@ -47,6 +48,7 @@ def test_defaults_and_camera_prefix():
      "needs 'joint_state'"),
     ({"safety": {"fault_action": "explode"}}, "safety.fault_action"),
     ({"safety": {"enable_holdoff_s": -1}}, "safety.enable_holdoff_s=-1"),
+    ({"policy": {"blend": "fade"}}, "policy.blend"),
 ])
 def test_config_errors_name_the_key(change, message):
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -26,6 +26,8 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
+from motionvla_client.broker import BLEND_MODES
+
 IMAGE_TYPES = ("sensor_msgs/Image", "sensor_msgs/CompressedImage")
 ACTION_TYPES = ("trajectory_msgs/JointTrajectory", "std_msgs/Float64MultiArray", "geometry_msgs/Twist")
 TWIST_FIELDS = tuple(f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz")
@@ -134,7 +136,7 @@ class Safety:
 class PolicyEndpoint:
     """The policy server; ``timeout_s``: a reply later than this is a fault (the stop action).
     ``refill_fraction`` / ``blend``: the action-chunk broker's (ask early when this fraction of a chunk is
-    left; cross-fade linear|exp|none)."""
+    left; cross-fade linear|exp|none, or rtc: real-time chunking on the server)."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -256,7 +258,7 @@ def parse_config(data: Any) -> BridgeConfig:
                               reconnect_timeout_s=_positive(policy.get("reconnect_timeout_s", 2.0),
                                                             "policy.reconnect_timeout_s"),
                               refill_fraction=float(policy.get("refill_fraction", 0.5)),
-                              blend=_choice(policy.get("blend", "linear"), "policy.blend", ("linear", "exp", "none")))
+                              blend=_choice(policy.get("blend", "linear"), "policy.blend", BLEND_MODES))
     if not 0.0 <= endpoint.refill_fraction <= 1.0:
         raise ConfigError(f"policy.refill_fraction={endpoint.refill_fraction}: expected a number in [0, 1]")
     cameras = []
