@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from motionvla.evaluation.paired import paired_difference, seed_table, verdict
+from motionvla.evaluation.paired import paired_difference, seed_level_difference, seed_table, verdict
 from motionvla.utils.atomic import atomic_write_json, atomic_write_text
 
 BASELINE_ARM = "action-only"
@@ -34,6 +34,9 @@ def summarize(results: dict[tuple[str, str, int], dict[str, Any]], arms: list[st
                 if arm != BASELINE_ARM and by_arm[arm]:
                     diff = paired_difference(by_arm[arm], by_arm[BASELINE_ARM])
                     entry["paired"][arm] = {**diff, "verdict": verdict(diff)}
+                    if len(set(by_arm[arm]) & set(by_arm[BASELINE_ARM])) > 1:
+                        by_seed = seed_level_difference(by_arm[arm], by_arm[BASELINE_ARM], resamples=2000)
+                        entry.setdefault("paired_by_seed", {})[arm] = {**by_seed, "verdict": verdict(by_seed)}
         out[regime] = entry
     return out
 
@@ -58,7 +61,12 @@ def markdown(summary: dict[str, Any], seeds: int, description: str) -> str:
                       for arm, p in entry["probe_r2"].items()]
         for arm, diff in entry["paired"].items():
             lines.append(f"\n{arm} vs {BASELINE_ARM}: {diff['verdict']} ({diff['pairs']} paired episodes over "
-                         f"{diff['seeds']} seeds, 95 % bootstrap interval).")
+                         f"{diff['seeds']} seeds, 95 % bootstrap interval over episode pairs).")
+            by_seed = entry.get("paired_by_seed", {}).get(arm)
+            if by_seed:
+                per = ", ".join(f"{v:+.1f}" for v in by_seed["per_seed"].values())
+                lines.append(f"Resampling training seeds too (two-level bootstrap; per seed: {per}): "
+                             f"{by_seed['verdict']}.")
         lines.append("")
     return "\n".join(lines)
 

@@ -48,6 +48,33 @@ def paired_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping
     return {"mean": mean, "low": float(low), "high": float(high), "pairs": int(d.size), "seeds": len(seeds)}
 
 
+def seed_level_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping], confidence: float = 0.95,
+                          resamples: int = 9999, seed: int = 0) -> dict:
+    """The same paired difference with its interval from a two-level (cluster) bootstrap: resample training seeds,
+    then episode pairs within each. Seeds are the unit a replication varies, so when they disagree this interval
+    is the wider, honest one (the pair-level one of :func:`paired_difference` treats every episode as independent).
+
+    Returns ``{"mean", "low", "high", "per_seed": {seed: difference}, "seeds"}`` in percentage points.
+    """
+    per_seed: dict[int, np.ndarray] = {}
+    for s in sorted(set(arm) & set(baseline)):
+        a, b = episode_successes(arm[s]), episode_successes(baseline[s])
+        per_seed[s] = 100.0 * np.asarray([a[k] - b[k] for k in sorted(set(a) & set(b))], dtype=float)
+    if not per_seed or not any(d.size for d in per_seed.values()):
+        raise ValueError("no paired episodes: the arms share no training seed and env episode")
+    groups = [d for d in per_seed.values() if d.size]
+    mean = float(np.mean([d.mean() for d in groups]))
+    rng = np.random.default_rng(seed)
+    stats = np.empty(resamples)
+    for r in range(resamples):
+        picked = rng.integers(0, len(groups), len(groups))
+        stats[r] = np.mean([rng.choice(groups[i], groups[i].size).mean() for i in picked])
+    alpha = (1.0 - confidence) / 2
+    low, high = np.quantile(stats, [alpha, 1.0 - alpha])
+    return {"mean": mean, "low": float(low), "high": float(high), "seeds": len(groups),
+            "per_seed": {s: float(d.mean()) for s, d in per_seed.items() if d.size}}
+
+
 def verdict(diff: Mapping[str, float]) -> str:
     """One phrase for a paired difference: "helps by X [lo, hi]", "hurts by ...", or "no effect detectable"."""
     interval = f"[{diff['low']:+.1f}, {diff['high']:+.1f}] points"

@@ -36,3 +36,22 @@ def test_a_consistent_gain_has_an_interval_above_zero_and_the_verdict_says_so():
 def test_seed_table_is_over_training_seeds():
     table = seed_table({0: info({"a": [True, False]}), 1: info({"a": [True, True]})})
     assert table["a"] == {"mean": 75.0, "std": 25.0} and table["overall"]["mean"] == 75.0
+
+
+def test_seeds_that_disagree_widen_the_seed_level_interval_but_not_the_pair_level_one():
+    from motionvla.evaluation.paired import seed_level_difference
+
+    # Seeds 0-1: the arm wins 12 of 20 pairs; seeds 2-3: it loses 12 of 20 (0 points overall).
+    wins, losses = info({"a": [True] * 20}), info({"a": [False] * 20})
+    base = {s: info({"a": [False] * 12 + [True] * 8}) for s in (0, 1)}
+    base |= {s: info({"a": [True] * 12 + [False] * 8}) for s in (2, 3)}
+    arm = {0: wins, 1: wins, 2: losses, 3: losses}
+    pairs = paired_difference(arm, base, resamples=999)
+    seeds = seed_level_difference(arm, base, resamples=999)
+    assert seeds["per_seed"] == {0: 60.0, 1: 60.0, 2: -60.0, 3: -60.0}
+    assert pairs["mean"] == pytest.approx(seeds["mean"]) == pytest.approx(0.0)
+    assert (seeds["high"] - seeds["low"]) > 2 * (pairs["high"] - pairs["low"])
+    # Seeds that agree: both intervals exclude zero.
+    agree = seed_level_difference({s: info({"a": [True] * 20}) for s in range(4)},
+                                  {s: info({"a": [True] * 10 + [False] * 10}) for s in range(4)}, resamples=999)
+    assert agree["low"] > 0 and agree["mean"] == pytest.approx(50.0)
