@@ -19,6 +19,14 @@ MIXED_PRECISION = ("no", "bf16", "fp16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
+def check_counts(obj: object, positive: tuple[str, ...], non_negative: tuple[str, ...], prefix: str) -> None:
+    """Refuse a count below its floor, naming it as the user spells it (``prefix`` + field name)."""
+    for names, floor in ((positive, 1), (non_negative, 0)):
+        for name in names:
+            if int(getattr(obj, name)) < floor:
+                raise UserError(f"{prefix}{name} must be >= {floor}, got {getattr(obj, name)}")
+
+
 @dataclass
 class OptimizerOptions:
     """AdamW and the learning-rate schedule (:mod:`motionvla.utils.lr_schedule`). The forecaster takes them as
@@ -100,12 +108,7 @@ class LoopRunConfig(LoopOptions):
 
     def __post_init__(self) -> None:
         LoopOptions.__post_init__(self)
-        for name in ("steps", "batch_size", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise UserError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_workers", "checkpoint_every"):
-            if int(getattr(self, name)) < 0:
-                raise UserError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        check_counts(self, ("steps", "batch_size", "log_every"), ("num_workers", "checkpoint_every"), "train.")
         if self.wandb_mode not in WANDB_MODES:
             raise UserError(f"train.wandb_mode must be one of {', '.join(WANDB_MODES)}, got {self.wandb_mode!r}")
 
@@ -162,12 +165,7 @@ class RunOptions:
     # before parsing, as lerobot's parser does; draccus reserves the name, so it is not a field here.)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_freq"):
-            if int(getattr(self, name)) < 1:
-                raise UserError(f"--{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_workers", "save_freq"):
-            if int(getattr(self, name)) < 0:
-                raise UserError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        check_counts(self, ("steps", "batch_size", "log_freq"), ("num_workers", "save_freq"), "--")
 
     def optimizer_options(self) -> OptimizerOptions:
         """Where this command's optimizer and schedule come from: its ``--train.*`` (a subclass whose model has
