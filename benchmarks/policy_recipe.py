@@ -34,7 +34,9 @@ def train_run(demos: str, repo_id: str, overrides: list[str], train_dir: Path) -
     finished); also used by motion_head_levers.py."""
     if (train_dir / "pretrained_model" / "model.safetensors").exists():
         return
-    cmd = [sys.executable, "-m", "motionvla.cli.main", "train", f"--dataset.root={demos}",
+    # -P: `python -m` would put the working directory first on sys.path, ahead of PYTHONPATH, so a run meant to use
+    # a snapshot of the code (PYTHONPATH=SNAP) would import the checkout being edited instead.
+    cmd = [sys.executable, "-P", "-m", "motionvla.cli.main", "train", f"--dataset.root={demos}",
            f"--dataset.repo_id={repo_id}", f"--output_dir={train_dir}", "--train.progress=false",
            *RECIPE, *overrides]
     if (train_dir / "checkpoints").exists():

@@ -1,6 +1,6 @@
 cd "$(git rev-parse --show-toplevel)"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=. WANDB_MODE=offline
-M=".venv/bin/python -m motionvla.cli.main"
+M=".venv/bin/python -P -m motionvla.cli.main"
 R=""; [ -d outputs/fc10/run11/checkpoints ] && R="--train.resume=true"
 [ -f outputs/fc10/run11/pretrained_model/config.json ] || $M forecast train --data=outputs/fc10/shards_train --out=outputs/fc10/run11 \
     --train.steps=1600 --train.checkpoint_every=250 --train.log_every=50 --model.past_flow_condition=true \

@@ -1,7 +1,7 @@
 cd "$(git rev-parse --show-toplevel)"
 [ -f outputs/fc10/run10/pretrained_model/config.json ] || { echo "run run10.sh first"; exit 1; }
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${SNAP:-.} WANDB_MODE=offline MUJOCO_GL=egl
-M=".venv/bin/python -m motionvla.cli.main"
+M=".venv/bin/python -P -m motionvla.cli.main"
 R=""; [ -d outputs/fc10/tabletop10/checkpoints ] && R="--train.resume=true"
 [ -f outputs/fc10/tabletop10/pretrained_model/config.json ] || $M forecast train --lerobot_root=outputs/exp24/demos \
     --lerobot_repo_id=local/quickstart --init_from=outputs/fc10/run10 --remeasure_flow_scale=true \
