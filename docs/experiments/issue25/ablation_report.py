@@ -1,6 +1,7 @@
 """The motion ablation's report (docs/experiments/motion_ablation.md) from the runs on disk, through the same
 report `motionvla ablate` writes: arm (b) dual-head = the recipe's final runs, arm (a) action-only =
-action_only.sh's runs; only seeds present in both count.
+action_only.sh's runs, arm (c) dual-head-forecaster = forecaster_arm.sh's runs (when any exist); each arm is paired
+with action-only over the seeds both have.
 
     PYTHONPATH=. .venv/bin/python docs/experiments/issue25/ablation_report.py 5   # n_action_steps (5 or 10)
 """
@@ -16,17 +17,19 @@ root = Path("outputs/exp25")
 results = {}
 for seed in range(5):
     for arm, folder in (("action-only", root / f"ablation/action_only_seed{seed}"),
-                        ("dual-head", root / f"recipe/final_n{n}_seed{seed}")):
+                        ("dual-head", root / f"recipe/final_n{n}_seed{seed}"),
+                        ("dual-head-forecaster", root / f"ablation/forecaster_seed{seed}")):
         info_file, result_file = folder / f"eval_n{n}" / "eval_info.json", folder / "result.json"
         if info_file.exists() and result_file.exists():
             results[("30", arm, seed)] = {"eval": json.loads(info_file.read_text()),
                                           "train_seconds": json.loads(result_file.read_text())["train_seconds"]}
-seeds = sorted({s for (_, arm, s) in results if arm == "action-only"} & {s for (_, arm, s) in results if arm == "dual-head"})
-results = {k: v for k, v in results.items() if k[2] in seeds}
+arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster") if any(k[1] == a for k in results)]
+seeds = sorted({s for (_, _, s) in results})
 out = Path(f"docs/experiments/issue25/ablation_n{n}")
-summary = write_ablation_report(out, results, ["action-only", "dual-head"], ["30"], max(seeds) + 1 if seeds else 0,
+summary = write_ablation_report(out, results, arms, ["30"], max(seeds) + 1 if seeds else 0,
                                 f"Seeds {seeds}; n_action_steps={n}; the tiny recipe (3,000 steps x batch 32, lr 1e-3, "
                                 "200 warm-up steps); env seeds 1000-1019 per task (20 x 6 = 120 episodes per run); "
                                 "training demos outputs/exp24/demos (30 per task). Dual-head = the sfw head, "
-                                "motion_weight 0.1. docs/experiments/motion_ablation.md.")
+                                "motion_weight 0.1; dual-head-forecaster = the head from outputs/fc10/tabletop10. "
+                                "docs/experiments/motion_ablation.md.")
 print(summary["text"])
