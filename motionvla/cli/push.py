@@ -57,7 +57,7 @@ def prepare(cfg: Config) -> tuple[Path, Any, list[Any]]:
         raise UserError("usage: motionvla push CHECKPOINT REPO_ID (a checkpoint folder and an owner/name Hub id)")
     if not HUB_ID.match(cfg.repo_id) or "@" in cfg.repo_id:
         raise UserError(f"REPO_ID={cfg.repo_id!r}: expected owner/name (letters, digits, '-', '_', '.')")
-    folder = resolve_checkpoint_dir(cfg.checkpoint)
+    folder = resolve_checkpoint_dir(cfg.checkpoint, "--checkpoint")
     figures = [f for f in cfg.figures.split(",") if f]
     card = model_card(folder, cfg.repo_id, eval_info=cfg.eval, figures=[Path(f).name for f in figures])
     return folder, card, push_operations(folder, str(card), figures)

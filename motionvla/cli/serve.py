@@ -71,7 +71,8 @@ def run(cfg: Config) -> None:
     rename = parse_rename_map(cfg.rename_map)
     token = resolve_token(cfg.host, cfg.token or None)  # refuse a public address without a token before loading
     start = time.perf_counter()
-    policy = ServingPolicy(cfg.checkpoint, cfg.device, cfg.n_action_steps, sample_noise_scale=cfg.sample_noise_scale,
+    policy = ServingPolicy(cfg.checkpoint, cfg.device, cfg.n_action_steps, option="--checkpoint",
+                           sample_noise_scale=cfg.sample_noise_scale,
                            motion_steps=cfg.motion_steps)
     server = PolicyServer(policy, host=cfg.host, port=cfg.port, token=token,
                           max_payload_mb=cfg.max_payload_mb, batch_window_ms=cfg.batch_window_ms,

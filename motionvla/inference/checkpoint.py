@@ -27,13 +27,14 @@ WEIGHTS_FILE = "model.safetensors"
 PROCESSOR_FILES = ("policy_preprocessor.json", "policy_postprocessor.json")
 
 
-def resolve_checkpoint_dir(path: str | Path) -> Path:
+def resolve_checkpoint_dir(path: str | Path, option: str = "--policy") -> Path:
     """The folder holding ``config.json`` + ``model.safetensors``: ``path`` itself, or (a lerobot-train run
     or a motionvla run) its last checkpoint's ``pretrained_model`` folder; a Hub id (``owner/name``) is
-    resolved to its local snapshot (downloaded, or from the cache under ``HF_HUB_OFFLINE=1``)."""
-    path = local_or_hub(path, "policy checkpoint", "--policy")
+    resolved to its local snapshot (downloaded, or from the cache under ``HF_HUB_OFFLINE=1``). ``option``: the
+    option the user gave the path with, named in messages."""
+    path = local_or_hub(path, "policy checkpoint", option)
     if not path.is_dir():
-        raise UserError(f"--policy={path}: not a built-in policy (expert, random), not a checkpoint folder and not "
+        raise UserError(f"{option}={path}: not a built-in policy (expert, random), not a checkpoint folder and not "
                         f"a Hub id (owner/name)")
     if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
         candidate = path
@@ -143,6 +144,7 @@ class CheckpointPolicy:
         policy: Any | None = None,
         preprocessor: Any | None = None,
         postprocessor: Any | None = None,
+        option: str = "--policy",
     ) -> None:
         import torch
 
@@ -152,7 +154,7 @@ class CheckpointPolicy:
         if policy is None:
             if path is None:
                 raise ValueError("CheckpointPolicy needs a checkpoint path or a policy")
-            folder = resolve_checkpoint_dir(path)
+            folder = resolve_checkpoint_dir(path, option)
             policy, preprocessor, postprocessor = load_lerobot_policy(folder, str(self.device))
         self.source = str(path) if path is not None else type(policy).__name__
         self.policy = policy.to(self.device).eval()

@@ -29,6 +29,10 @@ def test_missing_checkpoint_is_a_one_line_error(capsys, tmp_path):
     assert "--checkpoint is required" in capsys.readouterr().err
     assert main(["serve", f"--checkpoint={tmp_path}"]) == 2
     assert "is not a policy checkpoint" in capsys.readouterr().err
+    # The message names the option the user typed (--checkpoint), not eval's --policy.
+    assert main(["serve", f"--checkpoint={tmp_path / 'nope'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--checkpoint={tmp_path / 'nope'}: not a built-in policy" in err and "--policy" not in err
 
 
 @pytest.mark.timeout(300)  # a fresh process imports torch + lerobot: ~10 s idle, over a minute on a busy 2-core box
