@@ -162,7 +162,7 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
     start = time.perf_counter()
     trained = train_cli.run(train_cli.Config(
         dataset=DatasetOptions(root=cfg.dataset_root, repo_id=cfg.repo_id, episodes=episodes), policy=policy,
-        **train_cli.Config.split_loop(train, with_optimizer=False)))
+        **train_cli.Config.split_loop(train)))
     train_s = time.perf_counter() - start
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
     cameras = ",".join(k.removeprefix("observation.images.") for k in image_keys)

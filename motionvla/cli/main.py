@@ -77,7 +77,7 @@ def _resolve_options(module: Any, options: list[str]) -> tuple[list[str], list[s
         options = [o for o in options if _key(o) != "config_path"]
         given = frozenset(_key(o) for o in options)
         replay, replay_notes = saved_config_options(saved[-1], module.Config, aliases, spellings,
-                                                    skip=getattr(module, "REPLAY_SKIP", ()), given=given)
+                                                    skip=module.REPLAY_SKIP, given=given)
         options, notes = replay + options, notes + replay_notes
     return options, notes
 

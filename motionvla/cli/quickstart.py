@@ -122,7 +122,7 @@ def _train_and_evaluate(cfg: Config, out: Path, timings: dict[str, float]) -> st
     t = time.perf_counter()
     _stage("2/4 train the tiny dual-head policy")
     trained = train_cli.run(train_cli.Config(dataset=DatasetOptions(root=cfg.demos.out, repo_id=cfg.demos.repo_id),
-                                             policy=cfg.policy, **train_cli.Config.split_loop(cfg.train, with_optimizer=False)))
+                                             policy=cfg.policy, **train_cli.Config.split_loop(cfg.train)))
     timings["train"] = time.perf_counter() - t
     checkpoint = Path(trained["pretrained_dir"])
 

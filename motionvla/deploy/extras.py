@@ -26,13 +26,9 @@ from motionvla.inference import CheckpointPolicy, Policy
 def capabilities(policy: Policy) -> dict[str, bool]:
     """Which request flags ``policy`` supports: ``num_samples``, ``motion_preview`` and ``rtc`` (real-time
     chunking: a checkpoint whose ``predict_action_chunk`` takes ``prefix_actions``)."""
-    import inspect
-
     model = getattr(policy, "policy", None)
     sampling = isinstance(policy, ServingPolicy) and hasattr(model, "sample_action_chunks")
-    chunking = getattr(model, "predict_action_chunk", None)
-    rtc = isinstance(policy, CheckpointPolicy) and chunking is not None \
-        and "prefix_actions" in inspect.signature(chunking).parameters
+    rtc = isinstance(policy, CheckpointPolicy) and policy.supports_rtc
     return {"num_samples": sampling, "motion_preview": sampling and getattr(model, "motion_head", None) is not None,
             "rtc": rtc}
 

@@ -26,6 +26,7 @@ import numpy as np
 from motionvla_client import msgpack_numpy
 
 from motionvla.inference import PolicyMetadata
+from motionvla.inference.interface import rtc_delay
 from motionvla.keys import IMAGE_KEY_PREFIX, RTC_DELAY_KEY, RTC_PREFIX_KEY, STATE_KEY, TASK_KEY
 
 NUM_SAMPLES_KEY = "num_samples"
@@ -155,11 +156,10 @@ class RequestParser:
                                f"got {got}")
         if not np.all(np.isfinite(prefix)):
             raise RequestError(f"bad request: {RTC_PREFIX_KEY} holds NaN or inf")
-        delay = 0 if delay is None else delay
-        top = min(prefix.shape[0], chunk - 1)
-        if isinstance(delay, (bool, np.bool_)) or not isinstance(delay, (int, np.integer)) or not 0 <= delay <= top:
+        checked, top = rtc_delay(0 if delay is None else delay, prefix.shape[0], chunk)
+        if checked is None:
             raise RequestError(f"bad request: {RTC_DELAY_KEY} must be an int in 0..{top}, got {delay!r:.40}")
-        return prefix.astype(np.float32), int(delay)
+        return prefix.astype(np.float32), checked
 
     def _observation(self, flat: dict[str, Any]) -> dict[str, Any]:
         meta = self.metadata

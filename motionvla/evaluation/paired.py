@@ -18,6 +18,22 @@ def episode_successes(eval_info: Mapping) -> dict[tuple[str, int], float]:
             for task, row in eval_info["per_task"].items() for episode in row["episodes"]}
 
 
+def _differences_by_seed(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping]) -> dict[int, np.ndarray]:
+    """``{training seed: arm − baseline per shared (task, env seed) episode, percentage points}`` over the seeds both
+    arms have (an array may be empty).
+
+    Raises:
+        ValueError: no episode is paired at all.
+    """
+    out: dict[int, np.ndarray] = {}
+    for s in sorted(set(arm) & set(baseline)):
+        a, b = episode_successes(arm[s]), episode_successes(baseline[s])
+        out[s] = 100.0 * np.asarray([a[k] - b[k] for k in sorted(set(a) & set(b))], dtype=float)
+    if not any(d.size for d in out.values()):
+        raise ValueError("no paired episodes: the arms share no training seed and env episode")
+    return out
+
+
 def paired_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping], confidence: float = 0.95,
                       resamples: int = 9999, seed: int = 0) -> dict[str, float]:
     """Success of ``arm`` minus ``baseline`` in percentage points, paired by (training seed, task, env seed).
@@ -31,14 +47,9 @@ def paired_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Mapping
     """
     from scipy.stats import bootstrap
 
-    diffs = []
-    seeds = sorted(set(arm) & set(baseline))
-    for s in seeds:
-        a, b = episode_successes(arm[s]), episode_successes(baseline[s])
-        diffs.extend(a[k] - b[k] for k in sorted(set(a) & set(b)))
-    d = 100.0 * np.asarray(diffs, dtype=float)
-    if d.size == 0:
-        raise ValueError("no paired episodes: the arms share no training seed and env episode")
+    by_seed = _differences_by_seed(arm, baseline)
+    seeds = list(by_seed)
+    d = np.concatenate(list(by_seed.values()))
     mean = float(d.mean())
     if d.size < 2 or np.all(d == d[0]):
         return {"mean": mean, "low": mean, "high": mean, "pairs": int(d.size), "seeds": len(seeds)}
@@ -56,12 +67,7 @@ def seed_level_difference(arm: Mapping[int, Mapping], baseline: Mapping[int, Map
 
     Returns ``{"mean", "low", "high", "per_seed": {seed: difference}, "seeds"}`` in percentage points.
     """
-    per_seed: dict[int, np.ndarray] = {}
-    for s in sorted(set(arm) & set(baseline)):
-        a, b = episode_successes(arm[s]), episode_successes(baseline[s])
-        per_seed[s] = 100.0 * np.asarray([a[k] - b[k] for k in sorted(set(a) & set(b))], dtype=float)
-    if not per_seed or not any(d.size for d in per_seed.values()):
-        raise ValueError("no paired episodes: the arms share no training seed and env episode")
+    per_seed = _differences_by_seed(arm, baseline)
     groups = [d for d in per_seed.values() if d.size]
     mean = float(np.mean([d.mean() for d in groups]))
     rng = np.random.default_rng(seed)

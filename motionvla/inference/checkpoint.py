@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from motionvla.errors import UserError
-from motionvla.inference.interface import PolicyMetadata, is_batched
+from motionvla.inference.interface import PolicyMetadata, is_batched, rtc_delay
 from motionvla.utils.hub import local_or_hub
 from motionvla.keys import ACTION_KEY, IMAGE_KEY_PREFIX, RTC_DELAY_KEY, RTC_PREFIX_KEY, STATE_KEY, TASK_KEY
 
@@ -223,6 +223,11 @@ class CheckpointPolicy:
         timing = {"infer_ms": round(1000.0 * (time.perf_counter() - start), 3)}
         return {"actions": actions if batched else actions[0], "policy_timing": timing}
 
+    @property
+    def supports_rtc(self) -> bool:
+        """Whether the policy has a real-time-chunking sampler (its ``predict_action_chunk`` takes a prefix)."""
+        return "prefix_actions" in inspect.signature(self.policy.predict_action_chunk).parameters
+
     def _rtc_request(self, obs: dict[str, Any], batched: bool, n: int) -> tuple[np.ndarray, int] | None:
         """``(prefix (N, P, A) float32, delay)`` when ``obs`` (its RTC keys) asks for real-time chunking, else None.
 
@@ -234,7 +239,7 @@ class CheckpointPolicy:
             if RTC_DELAY_KEY in obs:
                 raise UserError(f"{RTC_DELAY_KEY} without {RTC_PREFIX_KEY}: send the previous chunk's remaining actions")
             return None
-        if "prefix_actions" not in inspect.signature(self.policy.predict_action_chunk).parameters:
+        if not self.supports_rtc:
             raise UserError(f"{self.source}: this policy has no real-time-chunking sampler; drop {RTC_PREFIX_KEY}")
         prefix = np.asarray(obs[RTC_PREFIX_KEY], dtype=np.float32)
         prefix = prefix if batched else prefix[None]
@@ -243,12 +248,11 @@ class CheckpointPolicy:
             want = f"(P, {dim})" if not batched else f"({n}, P, {dim})"
             raise UserError(f"{RTC_PREFIX_KEY}: expected {want} with 1 <= P <= {chunk}, got "
                             f"{tuple(prefix.shape[1:] if not batched else prefix.shape)}")
-        delay = obs.get(RTC_DELAY_KEY, 0)
-        if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or not 0 <= int(delay) <= prefix.shape[1] \
-                or int(delay) >= chunk:
-            raise UserError(f"{RTC_DELAY_KEY}: expected an int in 0..{min(prefix.shape[1], chunk - 1)} (the actions "
-                            f"that execute while this chunk is computed), got {delay!r}")
-        return prefix, int(delay)
+        delay, top = rtc_delay(obs.get(RTC_DELAY_KEY, 0), prefix.shape[1], chunk)
+        if delay is None:
+            raise UserError(f"{RTC_DELAY_KEY}: expected an int in 0..{top} (the actions that execute while this chunk "
+                            f"is computed), got {obs.get(RTC_DELAY_KEY)!r}")
+        return prefix, delay
 
     def _with_history(self, batch: dict[str, Any]) -> dict[str, Any]:
         import torch

@@ -127,3 +127,13 @@ def renamed_features(features: EnvFeatures, rename: dict[str, str]) -> EnvFeatur
         key = rename.get(IMAGE_KEY_PREFIX + cam, IMAGE_KEY_PREFIX + cam)
         cameras[key.removeprefix(IMAGE_KEY_PREFIX)] = shape
     return replace(features, cameras=cameras)
+
+
+def rtc_delay(value: Any, prefix_len: int, chunk: int) -> tuple[int | None, int]:
+    """A real-time-chunking delay checked: ``(value as an int, or None when it is not an int in 0..top; top)`` with
+    ``top = min(prefix_len, chunk - 1)`` (at most the prefix's actions, and fewer than the chunk). Callers word the
+    refusal (the server as a reply, ``infer`` as an error)."""
+    top = min(prefix_len, chunk - 1)
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and 0 <= int(value) <= top
+    return (int(value) if ok else None), top
+

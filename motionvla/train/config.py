@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from motionvla.errors import UserError
 from motionvla.utils.lr_schedule import SCHEDULES
+
 MIXED_PRECISION = ("no", "bf16", "fp16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
@@ -196,12 +197,10 @@ class RunOptions:
                            wandb_mode=self.wandb.mode)
 
     @staticmethod
-    def split_loop(train: LoopRunConfig, with_optimizer: bool = True) -> dict:
-        """The keyword arguments of a RunOptions subclass that :meth:`loop_config` turns back into ``train``
-        (``with_optimizer=False``: a subclass whose optimizer comes from its model's presets; ``train`` may then
-        be a :class:`LoopRunConfig`)."""
-        kind = OptimizerLoopOptions if with_optimizer else LoopOptions
-        group = kind(**{f.name: getattr(train, f.name) for f in dataclasses.fields(kind)})
+    def split_loop(train: LoopRunConfig) -> dict:
+        """The keyword arguments of a RunOptions subclass whose optimizer comes from its model's presets (the
+        policy's) that :meth:`loop_config` turns back into ``train`` (e.g. the quickstart's loop options)."""
+        group = LoopOptions(**{f.name: getattr(train, f.name) for f in dataclasses.fields(LoopOptions)})
         shared = {theirs: getattr(train, ours) for theirs, ours in LEROBOT_LOOP_NAMES.items()}
         return {**shared, "train": group,
                 "wandb": WandbOptions(enable=train.wandb, project=train.wandb_project, mode=train.wandb_mode)}

@@ -42,7 +42,7 @@ class TabletopEnvConfig(EnvConfig):
         if name not in TASKS:
             raise ValueError(f"--env.task={self.task!r} is not a tabletop task; accepted: {', '.join(TASKS)}")
         self.task = name
-        cams = [c.strip() for c in self.cameras.split(",") if c.strip()]
+        cams = self.camera_names
         if not cams:
             raise ValueError("--env.cameras: give at least one camera (front, wrist)")
         self.features = {"action": PolicyFeature(type=FeatureType.ACTION, shape=(ACTION_DIM,)),
@@ -54,9 +54,13 @@ class TabletopEnvConfig(EnvConfig):
             self.features_map[f"pixels/{cam}"] = f"observation.images.{cam}"
 
     @property
+    def camera_names(self) -> tuple[str, ...]:
+        """``--env.cameras`` as a tuple."""
+        return tuple(c.strip() for c in self.cameras.split(",") if c.strip())
+
+    @property
     def gym_kwargs(self) -> dict[str, Any]:
-        cams = tuple(c.strip() for c in self.cameras.split(",") if c.strip())
-        return {"image_size": self.image_size, "cameras": cams, "max_episode_steps": self.episode_length,
+        return {"image_size": self.image_size, "cameras": self.camera_names, "max_episode_steps": self.episode_length,
                 "control_hz": float(self.fps)}
 
     def create_envs(self, n_envs: int, use_async_envs: bool = False) -> dict[str, dict[int, gym.vector.VectorEnv]]:
