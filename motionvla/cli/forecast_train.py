@@ -66,8 +66,8 @@ def forecaster_folder(path: str) -> str:
     run = Path(path)
     if run.is_dir() and not (run / "pretrained_model").is_dir() and (run / "checkpoints").is_dir():
         last = find_last_checkpoint(run)
-        if last is not None:
-            return str(last)
+        if last is not None:  # lerobot's layout keeps the model in pretrained_model/; the layout before, flat
+            return str(last / "pretrained_model" if (last / "pretrained_model").is_dir() else last)
     return path
 
 

@@ -71,6 +71,12 @@ def _resolve_options(module: Any, options: list[str]) -> tuple[list[str], list[s
     file's options put before the command line's (which win)."""
     aliases, spellings = getattr(module, "ALIASES", {}), getattr(module, "SPELLINGS", {})
     options, notes = apply_aliases(options, aliases)
+    fixed = getattr(module, "FIXED_OPTIONS", {})  # e.g. lerobot's --policy.type=motionvla: the only value taken
+    for option in (o for o in options if _key(o) in fixed):
+        value, (expected, otherwise) = option.partition("=")[2], fixed[_key(option)]
+        if value != expected:
+            raise UserError(f"--{_key(option)}={value}: only {expected} is accepted here; {otherwise}")
+    options = [o for o in options if _key(o) not in fixed]
     options = [f"--{spellings[_key(o)]}{o[2 + len(_key(o)):]}" if _key(o) in spellings else o for o in options]
     saved = [o.partition("=")[2] for o in options if _key(o) == "config_path"]
     if saved and hasattr(module, "REPLAY_SKIP"):  # commands that replay a saved config.json

@@ -49,6 +49,9 @@ ALIASES = {**FLOW_ALIASES, "repo_id": "dataset.repo_id", "dataset_root": "datase
 # lerobot's spelling of a field that its parser handles itself: rewritten without a note.
 SPELLINGS = {"policy.path": "policy.pretrained_path"}
 
+# lerobot-train's --policy.type: a habitual lerobot command line names it; this command trains one type.
+FIXED_OPTIONS = {"policy.type": ("motionvla", "train other lerobot policies with lerobot-train")}
+
 # `--config_path` replays a saved config.json but not what the dataset settles again (its features).
 REPLAY_SKIP = ("policy.input_features", "policy.output_features")
 
@@ -84,6 +87,7 @@ def _command_line(cfg: Config) -> str:
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train import make_accelerator, train
     from motionvla.train.checkpoint import refuse_taken_output
+    from motionvla.train.lerobot_config import lerobot_train_config
     from motionvla.train.policy_data import make_preprocess, make_save_extra
     from motionvla.train.prepare import prepare
 
@@ -108,7 +112,8 @@ def run(cfg: Config) -> dict[str, Any]:
         if command:
             atomic_write_text(Path(cfg.output_dir) / COMMAND_FILE, command + "\n")
     summary = train(policy, ready.dataset, loop, preprocess=make_preprocess(ready.preprocessor),
-                    save_extra=make_save_extra(policy.config, ready.preprocessor, ready.postprocessor),
+                    save_extra=make_save_extra(policy.config, ready.preprocessor, ready.postprocessor,
+                                               lerobot_train_config(cfg, ready.meta.total_episodes)),
                     accelerator=accelerator, run_config={"policy": dataclasses.asdict(policy.config)})
     if main:
         final = summary.get("final_loss")  # None when a resumed run had nothing left to train

@@ -29,12 +29,12 @@ from motionvla.errors import UserError
 from motionvla.moe import expert_parallel_parameter_names, full_state_dict, load_full_state_dict
 from motionvla.train import checkpoint as ckpt
 from motionvla.train.config import TrainConfig
-from motionvla.train.data import BatchStream
+from motionvla.train.data import BatchStream, EpochBatchSampler
 from motionvla.train.metrics import MetricsLogger, start_wandb
 from motionvla.train.optim import EMA, make_optimizer, make_scheduler
 from motionvla.train.step import train_step
 
-PRETRAINED_DIR = "pretrained_model"
+PRETRAINED_DIR = ckpt.PRETRAINED_MODEL_DIR
 
 Batch = Any
 
@@ -95,10 +95,11 @@ def train(
     state = ckpt.load_checkpoint(resume_from, rank) if resume_from is not None else None
     if acc.is_main_process:
         if state is not None:
-            print(f"resumed from step {state['step']} (checkpoint {resume_from})", flush=True)
+            by = "" if state["written_by"] == "motionvla" else f", written by {state['written_by']}"
+            print(f"resumed from step {state['step']} (checkpoint {resume_from}{by})", flush=True)
         elif cfg.resume:
             print(f"--resume: no checkpoint in {out} yet, starting from step 0", flush=True)
-    if state is not None and state["world_size"] != world:
+    if state is not None and state["world_size"] not in (None, world):
         raise UserError(
             f"checkpoint {resume_from} was written by {state['world_size']} process(es), this run has {world}; "
             "an exact resume needs the same number (the data order depends on it)"
@@ -136,7 +137,7 @@ def train(
 
     stream = BatchStream(dataset, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world,
                          num_workers=cfg.num_workers, collate_fn=collate_fn,
-                         **(state["data"] if state is not None else {}))
+                         **(_data_position(state, dataset, cfg, world, acc.is_main_process) if state else {}))
     wandb_run = None
     if cfg.wandb and acc.is_main_process:
         wandb_run = start_wandb(cfg.wandb_project, cfg.wandb_mode, out, {**(run_config or {}), "train": dataclasses.asdict(cfg)},
@@ -152,9 +153,9 @@ def train(
             ckpt.write_main_state(tmp, step=step, model_state=model_state,
                                   ema_state=ema.state_dict() if ema is not None else None,
                                   optimizer_state=optimizer.state_dict(), scheduler_state=scheduler.state_dict(),
-                                  data_state=stream.state_dict())
+                                  data_state=stream.state_dict(), world_size=world, batch_size=cfg.batch_size)
             if save_extra is not None:
-                save_extra(tmp)
+                save_extra(tmp / PRETRAINED_DIR)
         acc.wait_for_everyone()
         ckpt.write_rank_state(tmp, rank, optimizer.state_dict() if sharded else None)
         acc.wait_for_everyone()
@@ -199,6 +200,21 @@ def train(
     return {"step": step, "resumed_from": str(resume_from) if resume_from else None,
             "final_loss": last["loss"] if last else None, "seconds": time.perf_counter() - t0,
             "pretrained_dir": str(pretrained), "output_dir": str(out)}
+
+
+def _data_position(state: dict[str, Any], dataset: Dataset, cfg: TrainConfig, world: int,
+                   main: bool) -> dict[str, int]:
+    """Where the data order resumes: the checkpoint's own position, or (lerobot-train's checkpoints record none)
+    the position this loop's order reaches after the checkpoint's step count."""
+    if state["data"] is not None:
+        return state["data"]
+    per_epoch = EpochBatchSampler.batches_per_epoch(len(dataset), cfg.batch_size, world)  # type: ignore[arg-type]
+    epoch, position = divmod(state["step"] * cfg.grad_accumulation_steps, per_epoch)
+    if main:
+        print(f"the checkpoint records no data position (written by {state['written_by']}): the data order "
+              f"continues at epoch {epoch}, batch {position}, as if this loop had run its {state['step']} steps",
+              flush=True)
+    return {"epoch": epoch, "position": position}
 
 
 def _export(acc: Accelerator, model: nn.Module, ema: EMA | None, sharded: bool, out: Path,

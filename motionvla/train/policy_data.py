@@ -233,13 +233,16 @@ def build_policy_for_training(config: MotionVLAConfig, init_from: str | None, se
     return MotionVLAPolicy(config)
 
 
-def make_save_extra(config: MotionVLAConfig, preprocessor: Any, postprocessor: Any):
-    """What a checkpoint folder needs besides the weights to load as a policy: config + processors."""
+def make_save_extra(config: MotionVLAConfig, preprocessor: Any, postprocessor: Any, train_config: Any = None):
+    """What a checkpoint folder needs besides the weights to load as a policy: config + processors; and, given
+    lerobot's ``TrainPipelineConfig`` of the run, its ``train_config.json`` (as lerobot-train writes it)."""
 
     def save_extra(folder: Path) -> None:
         config._save_pretrained(folder)
         preprocessor.save_pretrained(folder)
         postprocessor.save_pretrained(folder)
+        if train_config is not None:
+            train_config.save_pretrained(folder)
 
     return save_extra
 
