@@ -1,0 +1,141 @@
+"""The shell and Python blocks of README.md and docs/*.md run as written.
+
+Each block runs, in the order of its file, in one working folder per file (``.venv``, ``benchmarks``, ``packages``,
+``tools`` linked in; the venv's ``bin`` first on ``PATH``), so a block can use what an earlier block of its file
+made. A block that reads a trained model finds a small one at the path it names (``outputs/quickstart/train``: a
+tiny random-weight policy, what ``make demo`` trains in 13 minutes; ``outputs/forecast/run``: a tiny forecaster;
+``outputs/flow_shards``: prep shards of a few synthetic videos), and a block that talks to ``motionvla serve``
+finds one on 127.0.0.1:8000 serving that policy. A block that cannot run here is marked on the line before it
+with ``<!-- not run: REASON -->``; :func:`test_marked_blocks_say_why` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(bash|sh|python)[^\n]*\n(.*?)^```", re.S | re.M)
+MARK = re.compile(r"<!--\s*not run:\s*(.*?)\s*-->\s*$")
+LINKED = (".venv", "benchmarks", "packages", "tools")
+
+
+@dataclass(frozen=True)
+class Block:
+    file: Path
+    line: int
+    lang: str
+    code: str
+    not_run: str | None  # the marker's reason, None when the block runs
+
+    @property
+    def id(self) -> str:
+        return f"{self.file.relative_to(ROOT)}:{self.line}"
+
+
+def blocks() -> list[Block]:
+    found = []
+    for path in DOCS:
+        text = path.read_text()
+        for match in FENCE.finditer(text):
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            mark = MARK.search(before)
+            found.append(Block(path, text[: match.start()].count("\n") + 1, match.group(1), match.group(2),
+                               mark.group(1) if mark else None))
+    return found
+
+
+ALL = blocks()
+RUN = [b for b in ALL if b.not_run is None]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, synth_set) -> Path:
+    """The outputs the run blocks read, small: a policy, a forecaster, prep shards."""
+    import torch
+
+    from data_prep.config import PrepConfig
+    from data_prep.runner import run_prep
+    from motionvla.flow_forecast import FlowForecastPipeline, FlowForecaster
+    from motionvla.flow_forecast.configuration import ForecasterConfig
+    from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
+
+    root = tmp_path_factory.mktemp("docs_world") / "outputs"
+    torch.manual_seed(0)
+    policy = MotionVLAPolicy(MotionVLAConfig(image_size=32, motion_resolution=16, device="cpu", state_dim=4,
+                                             action_dim=4, num_inference_steps=2, inference_noise_scale=0.0))
+    policy.save_pretrained(root / "quickstart" / "train" / "pretrained_model")
+    forecaster = FlowForecaster(forecaster=ForecasterConfig(flow_max_magnitude=1.0, hidden_size=32, image_token_grid=4,
+                                                            resolution=16, image_size=32).to_dict())
+    FlowForecastPipeline(forecaster).save_pretrained(root / "forecast" / "run" / "pretrained_model")
+    run_prep(PrepConfig(input=str(synth_set(videos=6, seed=11) / "manifest.jsonl"), out=str(root / "flow_shards"),
+                        size=64, flow_size=128, stride=2, motion_threshold_px=0.15, progress=False))
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    """`motionvla serve --checkpoint=outputs/quickstart/train` on 127.0.0.1:8000 (the port the docs name)."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+            pytest.fail("port 8000 is taken: the deploy docs' client block needs it for the docs' server")
+    from motionvla.cli.main import main
+
+    thread = threading.Thread(target=main, args=(["serve", f"--checkpoint={world / 'quickstart' / 'train'}"],),
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail("the docs' server did not start within 60 s")
+
+
+_folders: dict[Path, Path] = {}
+
+
+def folder_for(block: Block, world: Path, tmp_path_factory) -> Path:
+    if block.file not in _folders:
+        folder = tmp_path_factory.mktemp(block.file.stem)
+        for name in LINKED:
+            (folder / name).symlink_to(ROOT / name if name != ".venv" else Path(sys.prefix))
+        (folder / "outputs").mkdir()
+        for item in world.iterdir():
+            (folder / "outputs" / item.name).symlink_to(item)
+        _folders[block.file] = folder
+    return _folders[block.file]
+
+
+def test_every_block_is_found_and_some_run():
+    assert len(ALL) >= 40 and len(RUN) >= 10, (len(ALL), len(RUN))
+
+
+def test_marked_blocks_say_why():
+    vague = [b.id for b in ALL if b.not_run is not None and len(b.not_run.split()) < 3]
+    assert not vague, f"say why these blocks cannot run here: {vague}"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
+def test_block_runs_as_written(block, world, tmp_path_factory, request):
+    if "PolicyClient(" in block.code:
+        request.getfixturevalue("server")
+    cwd = folder_for(block, world, tmp_path_factory)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-c", block.code] if block.lang == "python" else ["bash", "-eo", "pipefail", "-c",
+                                                                                   block.code]
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, f"{block.id} failed:\n{block.code}\n--- output ---\n{(proc.stdout + proc.stderr)[-3000:]}"
