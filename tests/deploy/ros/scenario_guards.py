@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> dict:
         # A latched enable from "before start-up": it must not enable the bridge.
         robot.send(ENABLE, True, latched=True)
         t0 = time.monotonic()
-        bridge = start_bridge(bridge_config(args.port), log_dir)
+        bridge = start_bridge(bridge_config(args.port, policy={"blend": args.blend}), log_dir)
         procs.append(bridge)
         up = robot.wait_status(t0, state_is("disabled"), timeout=30)
         out["bridge_up_s"] = None if up is None else up[0] - t0
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         out["shutdown"] = {"exit_code": code, "stop_commands": len(robot.actions_since(t_stop))}
 
         # Uncertainty gate + motion preview: a second bridge that holds while the spread exceeds ~0.
-        gate = bridge_config(args.port, safety={"enable_holdoff_s": 0.5, "max_spread": 1e-9, "num_samples": 2},
+        gate = bridge_config(args.port, policy={"blend": args.blend}, safety={"enable_holdoff_s": 0.5, "max_spread": 1e-9, "num_samples": 2},
                              preview={"topic": "/motionvla/motion_preview"})
         t_gate = time.monotonic()
         bridge2 = start_bridge(gate, log_dir, name="bridge_gate")
@@ -165,6 +165,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--log-dir", required=True)
+    # The broker's chunk blending: "linear" (cross-fade, the default) or "rtc" (real-time chunking).
+    parser.add_argument("--blend", default="linear")
     return parser.parse_args()
 
 

@@ -18,11 +18,13 @@ OBS_DEADLINE, POLICY_DEADLINE = 0.5, 1.5
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def scenario(netns, policy_server, tmp_path_factory):
-    result = run_scenario(netns, "scenario_guards.py", ["--port", str(SERVER_PORT), "--server-pid", str(policy_server.pid)],
-                          tmp_path_factory.mktemp("guards"), domain_id=21)
-    print(f"\nscenario_guards: {result['wall_s']:.1f} s (server start-up {policy_server.startup_s:.1f} s); "
+@pytest.fixture(scope="module", params=["linear", "rtc"])
+def scenario(request, netns, policy_server, tmp_path_factory):
+    """The whole scenario once per broker blending: cross-fade (the default) and real-time chunking."""
+    result = run_scenario(netns, "scenario_guards.py", ["--port", str(SERVER_PORT), "--server-pid", str(policy_server.pid),
+                                                        "--blend", request.param],
+                          tmp_path_factory.mktemp(f"guards_{request.param}"), domain_id=21)
+    print(f"\nscenario_guards (blend {request.param}): {result['wall_s']:.1f} s (server start-up {policy_server.startup_s:.1f} s); "
           f"watchdog: stale camera {result['stale']['latency_s']}, stalled server {result['stall']['latency_s']} s")
     return result
 
