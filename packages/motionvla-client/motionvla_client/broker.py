@@ -171,9 +171,10 @@ class ActionChunkBroker:
     # ------------------------------------------------------------------ internals
     def rtc_delay(self, prefix_len: int) -> int:
         """Actions that will execute before a request sent now is merged: the latency (control steps) measured at
-        the last seam (never the first chunk's, which pays the warm-up), at least 1 (the request's own step),
-        at most ``prefix_len`` and below the chunk length."""
-        measured = [s.latency_steps for s in self.seams[1:]] or [1]
+        the last seam, at least 1 (the request's own step), at most ``prefix_len`` and below the chunk length. The
+        first chunk of an episode, which pays the server's warm-up, makes no seam, so it is never the measure; before
+        any seam the delay is 1."""
+        measured = [s.latency_steps for s in self.seams] or [1]
         return int(max(0, min(max(1, measured[-1]), prefix_len, max(self._chunk_len - 1, 0))))
 
     def _request(self, obs: dict[str, Any], step: int | None = None) -> None:
