@@ -10,7 +10,7 @@ and the paired difference to action-only with a 95 % bootstrap interval (:mod:`m
 
 Resumable: each finished run writes ``<out>/<regime>/<arm>_seed<s>/result.json`` at once and is skipped when the
 grid runs again; a killed run resumes from its last checkpoint. ``--workers=2`` runs two single-threaded runs
-side by side. An ``--out`` folder holding a grid with other settings is refused (start a new folder).
+side by side. An ``--output_dir`` folder holding a grid with other settings is refused (start a new folder).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from motionvla.train.config import LoopRunConfig
 from motionvla.train.prepare import POLICY_OPTIMIZER_FIELDS, DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
 
-# The old --flow.* names, as `motionvla train`; the optimizer and schedule are the policy's presets now.
-ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}}
+# The old --flow.* names, as `motionvla train`; the optimizer and schedule are the policy's presets now; the dataset
+# and the output folder under lerobot's names (--dataset.root, --dataset.repo_id, --output_dir).
+ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()},
+           "dataset_root": "dataset.root", "repo_id": "dataset.repo_id", "out": "output_dir"}
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
 BASELINE_ARM = "action-only"
@@ -50,9 +52,9 @@ def _train() -> LoopRunConfig:
 class Config:
     """Train and evaluate the arms of the motion ablation on equal budgets, paired by seed, over regimes."""
 
-    # A LeRobotDataset v3 folder (default: the quickstart's demos; run `make demo` first).
-    dataset_root: str = "outputs/quickstart/demos"
-    repo_id: str = "local/quickstart"
+    # A LeRobotDataset v3 (default: the quickstart's demos; run `make demo` first). Which episodes each run trains
+    # on is the regime's (--regimes), so --dataset.episodes is refused.
+    dataset: DatasetOptions = field(default_factory=lambda: DatasetOptions(root="outputs/quickstart/demos"))
     # Comma-separated arms: action-only, dual-head, dual-head-forecaster.
     arms: str = "action-only,dual-head"
     # Comma-separated regimes: demos per task (the first N episodes of each task), or "all".
@@ -60,7 +62,7 @@ class Config:
     seeds: int = 3
     # The forecaster run the dual-head-forecaster arm starts its motion head from.
     forecaster: str = ""
-    out: str = "outputs/ablation"
+    output_dir: str = "outputs/ablation"
     # Runs side by side (each single-threaded); 1 = one after another in this process.
     workers: int = 1
     policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
@@ -92,6 +94,9 @@ def parse_grid(cfg: Config) -> tuple[list[str], list[str]]:
         raise UserError("the dual-head-forecaster arm needs --forecaster=RUN (a `motionvla forecast train` run)")
     if cfg.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {cfg.seeds}")
+    if cfg.dataset.episodes.strip():
+        raise UserError("--dataset.episodes: each run trains on its regime's episodes; choose them with --regimes "
+                        "(demos per task)")
     return arms, regimes
 
 
@@ -139,7 +144,7 @@ def check_folder(out: Path, settings: dict[str, Any]) -> None:
     differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     if differ:
         raise UserError(f"{out} holds a grid run with other settings ({', '.join(differ[:6])}"
-                        f"{' ...' if len(differ) > 6 else ''}); give a new --out folder")
+                        f"{' ...' if len(differ) > 6 else ''}); give a new --output_dir folder")
 
 
 def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, threads: int | None) -> dict[str, Any]:
@@ -151,7 +156,7 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
 
     if threads:
         torch.set_num_threads(threads)
-    run_dir = Path(cfg.out) / regime / f"{arm}_seed{seed}"
+    run_dir = Path(cfg.output_dir) / regime / f"{arm}_seed{seed}"
     policy = cfg.policy
     if arm == BASELINE_ARM:
         policy = dataclasses.replace(policy, motion_weight=0.0)
@@ -161,7 +166,7 @@ def run_one(cfg: Config, regime: str, episodes: str, arm: str, seed: int, thread
                                 resume=(run_dir / "train" / "checkpoints").is_dir())
     start = time.perf_counter()
     trained = train_cli.run(train_cli.Config(
-        dataset=DatasetOptions(root=cfg.dataset_root, repo_id=cfg.repo_id, episodes=episodes), policy=policy,
+        dataset=DatasetOptions(root=cfg.dataset.root, repo_id=cfg.dataset.repo_id, episodes=episodes), policy=policy,
         **train_cli.Config.split_loop(train)))
     train_s = time.perf_counter() - start
     image_keys = json.loads((Path(trained["pretrained_dir"]) / "config.json").read_text())["image_keys"]
@@ -196,7 +201,7 @@ def _record_probe_frames(cfg: Config) -> None:
 
     print(f"recording probe frames: {cfg.probe_episodes_per_task} expert episodes per task from env seed "
           f"{cfg.probe_seed} -> {cfg.probe_frames}", flush=True)
-    info = json.loads((Path(cfg.dataset_root) / "meta" / "info.json").read_text())
+    info = json.loads((Path(cfg.dataset.root) / "meta" / "info.json").read_text())
     cameras = tuple(k.removeprefix("observation.images.") for k in info["features"] if k.startswith("observation.images."))
     frames = record_probe_frames([f"tabletop/{t}" for t in TASKS], cfg.probe_episodes_per_task, cfg.probe_seed,
                                  image_size=cfg.image_size, cameras=cameras)
@@ -208,20 +213,20 @@ def run(cfg: Config) -> dict[str, Any]:
     from motionvla.evaluation.ablation_report import write_ablation_report
 
     arms, regimes = parse_grid(cfg)
-    if not (Path(cfg.dataset_root) / "meta" / "info.json").is_file():
-        raise UserError(f"no LeRobotDataset at {cfg.dataset_root}; record one first (make demo, or motionvla record-demos)")
+    if not (Path(cfg.dataset.root) / "meta" / "info.json").is_file():
+        raise UserError(f"no LeRobotDataset at {cfg.dataset.root}; record one first (make demo, or motionvla record-demos)")
     if "dual-head-forecaster" in arms:
         from motionvla.policy.motion_head_init import adopt_forecaster_shapes
 
         adopt_forecaster_shapes(cfg.policy, cfg.forecaster)  # a forecaster that cannot fit: refused before any run
-    out = Path(cfg.out)
+    out = Path(cfg.output_dir)
     settings = grid_settings(cfg)
     check_folder(out, settings)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / GRID_FILE, settings)
     print(format_config(cfg))
     _record_probe_frames(cfg)
-    spec = {regime: regime_episodes(cfg.dataset_root, cfg.repo_id, regime) for regime in regimes}
+    spec = {regime: regime_episodes(cfg.dataset.root, cfg.dataset.repo_id, regime) for regime in regimes}
     grid = [(regime, arm, seed) for regime in regimes for seed in range(cfg.seeds) for arm in arms]
     results: dict[tuple[str, str, int], dict[str, Any]] = {}
     todo = []
@@ -255,7 +260,7 @@ def run(cfg: Config) -> dict[str, Any]:
                 progress(futures[future], results[futures[future]])
     summary = write_ablation_report(out, results, arms, regimes, cfg.seeds,
                                     f"{cfg.train.steps} steps x batch {cfg.train.batch_size}; {cfg.eval_episodes} "
-                                    f"eval episodes per task per run (env seeds 1000+); dataset {cfg.dataset_root}; "
+                                    f"eval episodes per task per run (env seeds 1000+); dataset {cfg.dataset.root}; "
                                     f"{os.cpu_count()} CPU cores")
     print("\n" + summary["text"])
     return summary

@@ -13,7 +13,7 @@ def demos(record_tiny_demos):
 
 
 def grid_argv(demos, out, tiny_policy_args, *extra):
-    return ["ablate", f"--dataset_root={demos.out}", f"--repo_id={demos.repo_id}", "--seeds=2", f"--out={out}",
+    return ["ablate", f"--dataset.root={demos.out}", f"--dataset.repo_id={demos.repo_id}", "--seeds=2", f"--output_dir={out}",
             "--arms=action-only,dual-head", "--regimes=all", "--train.steps=2", "--train.batch_size=4",
             "--eval_episodes=2", "--eval_workers=1", "--image_size=32", *tiny_policy_args, *extra]
 
@@ -87,9 +87,16 @@ def test_a_folder_with_another_grid_is_refused_naming_the_settings(demos, tiny_p
     (out / GRID_FILE).write_text(json.dumps({"eval_episodes": 5}))
     assert main(grid_argv(demos, out, tiny_policy_args)) == 2
     err = capsys.readouterr().err
-    assert "holds a grid run with other settings" in err and "eval_episodes" in err and "new --out" in err
+    assert "holds a grid run with other settings" in err and "eval_episodes" in err and "new --output_dir" in err
 
 
-def test_missing_dataset_is_a_one_line_error(tmp_path, capsys):
+def test_missing_dataset_is_a_one_line_error_and_the_old_names_still_work(tmp_path, capsys):
     assert main(["ablate", f"--dataset_root={tmp_path / 'none'}", f"--out={tmp_path / 'o'}"]) == 2
-    assert "no LeRobotDataset at" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no LeRobotDataset at" in err and f"{tmp_path / 'none'}" in err
+    assert "--dataset_root is deprecated, use --dataset.root" in err and "--out is deprecated, use --output_dir" in err
+
+
+def test_episodes_are_the_regimes_not_an_option(tmp_path, capsys):
+    assert main(["ablate", "--dataset.episodes=0:5", f"--output_dir={tmp_path / 'o'}"]) == 2
+    assert "choose them with --regimes" in capsys.readouterr().err
