@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
               args.budget_s)
     result: dict[str, Any] = {"env": environment(run.device), "tiny": run.tiny, "precisions": precisions}
     failed: list[str] = []
-    with contextlib.redirect_stdout(sys.stderr):  # libraries print; stdout carries the JSON and nothing else
+    with stdout_to_stderr():  # libraries print (Rust and C ones too); stdout carries the JSON and nothing else
         for name in parts:
             t0 = time.perf_counter()
             try:
@@ -453,12 +453,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[gpu_check] {name}: {result[name]['part_s']} s{' FAILED' if 'error' in entry else ''}", file=sys.stderr)
     result.update(failed_parts=failed, wall_s=round(time.perf_counter() - T0, 2))
     text = json.dumps(result, indent=2)
-    print(text)
+    print(text, flush=True)
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             f.write(text + "\n")
         os.replace(args.json + ".tmp", args.json)  # a reader never sees half a file
     return 0
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 to 2 meanwhile: Python's ``print`` and also native code's
+    (the tokenizers library warns on fd 1 directly, which ``contextlib.redirect_stdout`` cannot catch)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 if __name__ == "__main__":
