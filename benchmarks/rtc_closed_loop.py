@@ -154,6 +154,38 @@ def summary(cells: dict[tuple[int, str], dict], delays: list[int], strategies: l
     return "\n".join(lines)
 
 
+def plot(cells: dict[tuple[int, str], dict], delays: list[int], strategies: list[str], path: Path) -> None:
+    """Success (with a 95 % Wilson interval over episodes) and mean seam jump against the delay, one line per
+    strategy; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import binomtest
+
+    fig, (ax_s, ax_j) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, s in enumerate(strategies):
+        x = np.asarray(delays, dtype=float) + (k - (len(strategies) - 1) / 2) * 0.08  # side by side, not on top
+        wins = np.asarray([sum(e["success"] for e in cells[(d, s)]["episodes"]) for d in delays])
+        n = np.asarray([len(cells[(d, s)]["episodes"]) for d in delays])
+        cis = [binomtest(int(w), int(m)).proportion_ci(confidence_level=0.95, method="wilson") for w, m in zip(wins, n)]
+        low, high = np.asarray([c.low for c in cis]), np.asarray([c.high for c in cis])
+        rate = wins / n
+        ax_s.errorbar(x, 100 * rate, yerr=100 * np.stack([rate - low, high - rate]), marker="o", capsize=3, label=s)
+        ax_j.plot(x, [np.mean([e["mean_seam_jump"] for e in cells[(d, s)]["episodes"]]) for d in delays],
+                  marker="o", label=s)
+    ax_s.set(xlabel="inference delay d (control steps)", ylabel="success % (95 % Wilson)", xticks=delays,
+             title="tabletop success")
+    ax_j.set(xlabel="inference delay d (control steps)", ylabel="mean |Δa| at seams (action units)", xticks=delays,
+             title="seam jump")
+    ax_s.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", required=True, help="a motionvla checkpoint folder (pretrained_model)")
@@ -167,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n_action_steps", type=int, default=0, help="actions per chunk (0: the policy's chunk)")
     parser.add_argument("--image_size", type=int, default=64)
     parser.add_argument("--cameras", default="front,wrist")
+    parser.add_argument("--plot", default="", help="also draw success and seam jump against the delay (PNG)")
     args = parser.parse_args(argv)
     delays = [int(d) for d in args.delays.split(",")]
     strategies = args.strategies.split(",")
@@ -194,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     text = summary(cells, delays, strategies)
     atomic_write_text(out / "summary.md", f"`{' '.join(sys.argv)}`\n\n{text}\n")
     print(text)
+    if args.plot:
+        plot(cells, delays, strategies, Path(args.plot))
     return 0
 
 
