@@ -6,16 +6,11 @@
 - :mod:`~.processor_pi05_motion`: lerobot's π0.5 processors + the ``motionvla_flow_targets`` step.
 - :mod:`~.init_from_pi05`: a lerobot-train starting folder from a π0.5 checkpoint (``lerobot/pi05_base``).
 - :mod:`~.describe`: parameter counts of the full-size policy, built on the meta device.
-- :mod:`~.compat`: lets lerobot 0.6.1's π0.5 act on this project's transformers (installed on import).
 
 Importing this package registers the config; lerobot's factory imports the modeling and processor modules
 by naming convention when the type is used (``get_policy_class("pi05_motion")``, ``make_pre_post_processors``).
 """
 
-from motionvla.policy.pi05_motion import compat
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
-
-# Without it neither pi05 nor pi05_motion can predict an action with transformers 5.24 (see compat).
-compat.install()
 
 __all__ = ["PI05MotionConfig"]
