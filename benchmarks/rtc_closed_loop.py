@@ -89,8 +89,10 @@ def run_episode(env: Any, adapter: Any, policy: CheckpointPolicy, task: str, ind
     limit = adapter.max_steps(env)
     policy.reset(seed=policy_seed(task, seed))
     chunk = policy.metadata.n_action_steps
+    # No wall-clock timeout: the delay is counted in control steps, and the reply always comes (a slow or paused
+    # machine must not turn into a failed episode).
     broker = DelayedBroker(policy, delay, refill_fraction=refill_fraction(strategy, delay, chunk),
-                           blend=STRATEGIES[strategy])
+                           blend=STRATEGIES[strategy], wait_timeout_s=None)
     actions, success, length = [], False, 0
     try:
         while limit is None or length < limit:
