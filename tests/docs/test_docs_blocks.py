@@ -60,12 +60,10 @@ RUN = [b for b in ALL if b.not_run is None]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, synth_set) -> Path:
+def world(tmp_path_factory, tiny_shards) -> Path:
     """The outputs the run blocks read, small: a policy, a forecaster, prep shards."""
     import torch
 
-    from data_prep.config import PrepConfig
-    from data_prep.runner import run_prep
     from motionvla.flow_forecast import FlowForecastPipeline, FlowForecaster
     from motionvla.flow_forecast.configuration import ForecasterConfig
     from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
@@ -78,8 +76,7 @@ def world(tmp_path_factory, synth_set) -> Path:
     forecaster = FlowForecaster(forecaster=ForecasterConfig(flow_max_magnitude=1.0, hidden_size=32, image_token_grid=4,
                                                             resolution=16, image_size=32).to_dict())
     FlowForecastPipeline(forecaster).save_pretrained(root / "forecast" / "run" / "pretrained_model")
-    run_prep(PrepConfig(input=str(synth_set(videos=6, seed=11) / "manifest.jsonl"), out=str(root / "flow_shards"),
-                        size=64, flow_size=128, stride=2, motion_threshold_px=0.15, progress=False))
+    (root / "flow_shards").symlink_to(tiny_shards)  # the forecaster tests' shards: made once per session
     return root
 
 

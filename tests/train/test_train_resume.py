@@ -31,10 +31,25 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
-def test_killed_and_resumed_run_has_the_same_losses(uninterrupted, tmp_path):
-    # Killed right after step 5: the last checkpoint is step 4 (checkpoint_every=2), step 5 is lost.
-    killed = run(tmp_path, "--kill-at", "5")
-    assert killed.returncode == -signal.SIGKILL
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """A run killed right after step 5: the last checkpoint is step 4 (checkpoint_every=2), step 5 is lost. Each
+    test resumes its own copy."""
+    out = tmp_path_factory.mktemp("killed")
+    proc = run(out, "--kill-at", "5")
+    assert proc.returncode == -signal.SIGKILL
+    return out
+
+
+def copy_of(killed: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(killed, dest, symlinks=True)
+    return dest
+
+
+def test_killed_and_resumed_run_has_the_same_losses(uninterrupted, killed, tmp_path):
+    tmp_path = copy_of(killed, tmp_path / "run")
     assert find_last_checkpoint(tmp_path).name == "000004"
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3, 4, 5]
     resumed = run(tmp_path, "--resume")
@@ -117,9 +132,8 @@ def _to_old_layout(step_dir: Path) -> None:
     (step_dir.parent / "last").write_text(step_dir.name + "\n")
 
 
-def test_a_checkpoint_of_the_old_layout_resumes_exactly(uninterrupted, tmp_path):
-    killed = run(tmp_path, "--kill-at", "5")
-    assert killed.returncode == -signal.SIGKILL
+def test_a_checkpoint_of_the_old_layout_resumes_exactly(uninterrupted, killed, tmp_path):
+    tmp_path = copy_of(killed, tmp_path / "run")
     _to_old_layout(tmp_path / "checkpoints" / "000004")
     assert find_last_checkpoint(tmp_path).name == "000004"
     resumed = run(tmp_path, "--resume")
@@ -129,13 +143,12 @@ def test_a_checkpoint_of_the_old_layout_resumes_exactly(uninterrupted, tmp_path)
     assert [r["loss"] for r in got] == [r["loss"] for r in expected]
 
 
-def test_a_checkpoint_without_our_extras_resumes_as_lerobot_trains_one(uninterrupted, tmp_path):
+def test_a_checkpoint_without_our_extras_resumes_as_lerobot_trains_one(uninterrupted, killed, tmp_path):
     """lerobot-train's checkpoints have no data position, no meta.json and no EMA: the loop continues the data
     order from the step count (for our own order that is exactly where it was) and says so."""
     import shutil
 
-    killed = run(tmp_path, "--kill-at", "5")
-    assert killed.returncode == -signal.SIGKILL
+    tmp_path = copy_of(killed, tmp_path / "run")
     step = tmp_path / "checkpoints" / "000004"
     for name in ("meta.json", "training_state/data_state.json"):
         (step / name).unlink()
