@@ -212,8 +212,7 @@ class CheckpointPolicy:
             if self._n_obs_steps > 1:
                 batch = self._with_history(batch)
             if rtc is not None:
-                prefix = batch.pop(ACTION_KEY)
-                chunk = self.policy.predict_action_chunk(batch, prefix_actions=prefix, delay=rtc[1])
+                chunk = self._rtc_chunk(batch, batch.pop(ACTION_KEY), rtc[1])
             else:
                 chunk = self.policy.predict_action_chunk(batch)
             chunk = chunk[:, : self.metadata.n_action_steps]
@@ -224,9 +223,29 @@ class CheckpointPolicy:
         return {"actions": actions if batched else actions[0], "policy_timing": timing}
 
     @property
-    def supports_rtc(self) -> bool:
-        """Whether the policy has a real-time-chunking sampler (its ``predict_action_chunk`` takes a prefix)."""
+    def _own_rtc(self) -> bool:
         return "prefix_actions" in inspect.signature(self.policy.predict_action_chunk).parameters
+
+    @property
+    def supports_rtc(self) -> bool:
+        """Whether the policy has a real-time-chunking sampler: ours (``predict_action_chunk`` takes a prefix) or
+        lerobot's own, which its flow-matching policies have (π0, π0.5, SmolVLA: ``init_rtc_processor``)."""
+        return self._own_rtc or callable(getattr(self.policy, "init_rtc_processor", None))
+
+    def _rtc_chunk(self, batch: dict[str, Any], prefix: Any, delay: int) -> Any:
+        """A chunk inpainted onto ``prefix`` (normalized, ``(N, P, A)``) whose first ``delay`` actions execute while it
+        is computed: our sampler for motionvla policies; for lerobot's, lerobot's own RTC (enabled on the first
+        such request, its soft mask running over the prefix: ``execution_horizon = P``), not a copy of it."""
+        if self._own_rtc:
+            return self.policy.predict_action_chunk(batch, prefix_actions=prefix, delay=delay)
+        config = self.policy.config
+        if config.rtc_config is None or not config.rtc_config.enabled:
+            from lerobot.policies.rtc.configuration_rtc import RTCConfig
+
+            config.rtc_config = RTCConfig(enabled=True, execution_horizon=self.metadata.chunk_size)
+            self.policy.init_rtc_processor()
+        return self.policy.predict_action_chunk(batch, inference_delay=delay, prev_chunk_left_over=prefix,
+                                                execution_horizon=int(prefix.shape[1]))
 
     def _rtc_request(self, obs: dict[str, Any], batched: bool, n: int) -> tuple[np.ndarray, int] | None:
         """``(prefix (N, P, A) float32, delay)`` when ``obs`` (its RTC keys) asks for real-time chunking, else None.

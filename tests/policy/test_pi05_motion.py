@@ -140,18 +140,38 @@ def test_registered_with_lerobot():
 
 
 def test_lerobot_pi05_can_act_with_this_transformers(policy):
-    """lerobot 0.6.1's π0.5 acting path (PiGemmaModel → create_causal_mask) fails on this transformers without the
-    adaptation (when it lacks ``cache_position``) and acts with it."""
+    """lerobot 0.6.1's π0.5 acting path (PiGemmaModel → create_causal_mask, whose ``cache_position`` argument newer
+    transformers removed) acts as shipped on the pinned transformers: no adapter is installed."""
     from lerobot.policies import pi_gemma
 
-    adapted = pi_gemma.create_causal_mask
-    original = getattr(adapted, "__wrapped__", adapted)
+    assert "cache_position" in inspect.signature(pi_gemma.create_causal_mask).parameters  # what lerobot passes
     obs = {k: v for k, v in fake_batch(policy.config).items() if k not in ("action", "motion", "motion_mask")}
-    if "cache_position" not in inspect.signature(original).parameters:
-        with mock.patch.object(pi_gemma, "create_causal_mask", original), pytest.raises(TypeError, match="cache_position"):
-            policy.predict_action_chunk(obs)
     chunk = policy.predict_action_chunk(obs)
     assert chunk.shape == (2, 4, ACTION_DIM) and torch.isfinite(chunk).all()
+
+
+def test_rtc_requests_use_lerobots_own_rtc_for_pi05(policy):
+    """Through ``CheckpointPolicy``, a π0.5-family policy answers an RTC request with lerobot's own guided sampler
+    (enabled on first use): the delayed actions are pulled to the prefix, and a request without one is unchanged."""
+    from motionvla.inference import CheckpointPolicy
+
+    runner = CheckpointPolicy(policy=policy)
+    assert runner.supports_rtc and not runner._own_rtc
+    obs = {k: v for k, v in fake_batch(policy.config).items() if k not in ("action", "motion", "motion_mask")}
+    torch.manual_seed(5)
+    free_before = policy.predict_action_chunk(dict(obs))
+    prefix = torch.full((2, 3, ACTION_DIM), 0.75)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        guided = runner._rtc_chunk(dict(obs), prefix, delay=2)
+    assert policy.config.rtc_config is not None and policy.config.rtc_config.enabled
+    gap = lambda chunk: (chunk[:, :2] - prefix[:, :2]).abs().mean().item()  # noqa: E731
+    assert gap(guided) < 0.5 * gap(free_before), (gap(guided), gap(free_before))
+    torch.manual_seed(5)
+    free_after = policy.predict_action_chunk(dict(obs))  # RTC enabled, no prefix: plain sampling, bit for bit
+    assert torch.equal(free_after, free_before)
+    policy.config.rtc_config = None  # the module's other tests use the policy as built
+    policy.init_rtc_processor()
 
 
 def test_config_errors_name_the_field():
