@@ -49,6 +49,9 @@ T0 = time.perf_counter()  # wall_s counts the imports too
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from motionvla.utils.atomic import atomic_write_text  # noqa: E402
+from motionvla.utils.machine import cpu_model  # noqa: E402
+
 PARTS = ("qwen_dual_head", "pi05_motion", "fofpred_3b", "tiny_policy", "llep_layer")
 # By default the parts of seconds run first, so a slow big model cannot cost their figures.
 DEFAULT_ORDER = ("tiny_policy", "llep_layer", "qwen_dual_head", "pi05_motion", "fofpred_3b")
@@ -406,7 +409,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     import lerobot
     import transformers
 
-    env = {"device": platform.processor() or platform.machine(), "device_type": device.type, "torch": torch.__version__,
+    env = {"device": cpu_model(), "device_type": device.type, "torch": torch.__version__,
            "cuda": torch.version.cuda, "transformers": transformers.__version__, "diffusers": diffusers.__version__,
            "lerobot": getattr(lerobot, "__version__", "?"), "python": platform.python_version(),
            "cpu_threads": torch.get_num_threads()}
@@ -455,9 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text, flush=True)
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            f.write(text + "\n")
-        os.replace(args.json + ".tmp", args.json)  # a reader never sees half a file
+        atomic_write_text(args.json, text + "\n")  # a reader never sees half a file
     return 0
 
 

@@ -211,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    probe = CheckpointPolicy(args.policy)
-    chunk = args.n_action_steps or probe.metadata.chunk_size
-    policy = CheckpointPolicy(args.policy, n_action_steps=chunk)
+    policy = CheckpointPolicy(args.policy, n_action_steps=args.n_action_steps)  # 0: the checkpoint's own
+    if not args.n_action_steps:
+        policy.metadata.n_action_steps = policy.metadata.chunk_size  # every chunk whole (always in range)
+    chunk = policy.metadata.n_action_steps
     bad = [d for d in delays if not 0 <= d < chunk]
     if bad:
         parser.error(f"--delays: each must be in [0, {chunk}) (the chunk length), got {bad}")

@@ -42,18 +42,18 @@ from lerobot.utils.constants import (
     TRAINING_STATE_DIR,
     TRAINING_STEP,
 )
-from lerobot.utils.utils import flatten_dict, unflatten_dict
+from lerobot.optim.optimizers import load_optimizer_state_dict as lerobot_load_optimizer_state_dict
+from lerobot.utils.utils import flatten_dict
 from safetensors.torch import load_file, save_file
 
 from motionvla.errors import CheckpointError, UserError
-from motionvla.train.rng_state import restore_rng_state, rng_state_tensors
+from motionvla.train.rng_state import rng_state_tensors
 from motionvla.utils.atomic import atomic_write_json
 
 MODEL_FILE, EMA_FILE, META_FILE, DATA_STATE = "model.safetensors", "ema.safetensors", "meta.json", "data_state.json"
 LAST_FILE = LAST_CHECKPOINT_LINK
 # The layout before lerobot's: everything flat in the step folder, training state in one torch file.
 LEGACY_STATE_FILE = "training_state.pt"
-set_rng_state = restore_rng_state
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -93,11 +93,11 @@ def save_optimizer_state_dict(state: dict[str, Any], folder: Path) -> None:
 
 def load_optimizer_state_dict(folder: Path) -> dict[str, Any]:
     """The dict ``optimizer.load_state_dict`` takes, from :func:`save_optimizer_state_dict`'s (or lerobot's)
-    files: parameter ids back to ints, JSON lists in the groups (betas) back to tuples."""
-    nested = unflatten_dict(load_file(str(folder / OPTIMIZER_STATE)))
-    groups = json.loads((folder / OPTIMIZER_PARAM_GROUPS).read_text())
-    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()} for g in groups]
-    return {"state": {int(k): v for k, v in nested.get("state", {}).items()}, "param_groups": groups}
+    files, read by lerobot's own reader; parameter ids back to ints, JSON lists in the groups (betas) to tuples."""
+    raw = lerobot_load_optimizer_state_dict(folder)
+    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+              for g in raw["param_groups"]]
+    return {"state": {int(k): v for k, v in raw["state"].items()}, "param_groups": groups}
 
 
 # --- saving --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from motionvla.train.config import TrainConfig
 from motionvla.train.data import BatchStream, EpochBatchSampler
 from motionvla.train.metrics import MetricsLogger, start_wandb
 from motionvla.train.optim import EMA, make_optimizer, make_scheduler
+from motionvla.train.rng_state import restore_rng_state
 from motionvla.train.step import train_step
 
 PRETRAINED_DIR = ckpt.PRETRAINED_MODEL_DIR
@@ -131,7 +132,7 @@ def train(
                 raise UserError(f"checkpoint {resume_from} has no EMA weights but train.ema_decay > 0")
             ema.load_state_dict(state["ema"])
         start = state["step"]
-        ckpt.set_rng_state(state["rng"])
+        restore_rng_state(state["rng"])
     else:
         set_seed(cfg.seed + rank)  # different flow-matching noise on each process
 

@@ -1,6 +1,6 @@
 """`make libero`'s results: init states read without unrestricted unpickling, a second set-up run is quick.
 
-Needs LIBERO set up (``make test`` does it first); skips otherwise. About 10 s on the 2-core CPU machine,
+Needs LIBERO set up (``make test`` does it first); fails otherwise. About 10 s on the 2-core CPU machine,
 most of it the set-up script's own LIBERO import check.
 """
 
