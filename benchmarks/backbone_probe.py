@@ -27,11 +27,17 @@ def main() -> int:
     parser.add_argument("--horizon", type=int, default=5, help="control steps ahead (10 Hz)")
     parser.add_argument("--image_size", type=int, default=64)
     parser.add_argument("--alpha", type=float, default=10.0, help="ridge penalty on standardized features")
+    parser.add_argument("--untrained_from", default=None,
+                        help="also probe the untrained backbone: this folder's config and processors, fresh weights")
+    parser.add_argument("--untrained_seeds", default="0", help="comma list of initialisation seeds for --untrained_from")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    from motionvla.evaluation.backbone_probe import ProbeFrames, backbone_features, probe_r2, record_probe_frames
-    from motionvla.policy import MotionVLAPolicy, load_processors
+    import torch
+
+    from motionvla.evaluation.backbone_probe import (ProbeFrames, backbone_features, probe_r2, record_probe_frames,
+                                                     state_task_features)
+    from motionvla.policy import MotionVLAConfig, MotionVLAPolicy, load_processors
     from sim_envs.tabletop import TASKS
 
     named = [c.split("=", 1) for c in args.checkpoints]
@@ -48,12 +54,23 @@ def main() -> int:
         frames.save(frames_path)
     print(f"{len(frames.tasks)} frames from {len(set(frames.episode.tolist()))} episodes, horizon {frames.horizon}")
     result = {"frames": str(frames_path), "horizon": frames.horizon, "alpha": args.alpha, "r2": {}}
-    for name, folder in named:
-        policy = MotionVLAPolicy.from_pretrained(folder)
+    # References: no vision at all (state + task one-hot), and the architecture before any training.
+    r2 = probe_r2(state_task_features(frames), frames.displacement, frames.episode, alpha=args.alpha)
+    result["reference_state_task_r2"] = round(r2, 4)
+    print(f"reference state + task (no image): R² {r2:.3f}", flush=True)
+    runs = [(name, folder, None) for name, folder in named]
+    if args.untrained_from:
+        runs += [(f"untrained_seed{s}", args.untrained_from, int(s)) for s in args.untrained_seeds.split(",")]
+    for name, folder, init_seed in runs:
+        if init_seed is None:
+            policy = MotionVLAPolicy.from_pretrained(folder)
+        else:
+            torch.manual_seed(init_seed)
+            policy = MotionVLAPolicy(MotionVLAConfig.from_pretrained(folder))
         preprocess, _ = load_processors(folder)
         features = backbone_features(policy, preprocess, frames)
         r2 = probe_r2(features, frames.displacement, frames.episode, alpha=args.alpha)
-        result["r2"][name] = {"checkpoint": folder, "r2": round(r2, 4)}
+        result["r2"][name] = {"checkpoint": folder, "r2": round(r2, 4), "untrained": init_seed is not None}
         print(f"{name}: R² {r2:.3f}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

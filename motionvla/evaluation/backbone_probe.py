@@ -111,6 +111,16 @@ def backbone_features(policy, preprocessor, frames: ProbeFrames, batch_size: int
     return np.concatenate(out)
 
 
+def state_task_features(frames: ProbeFrames) -> np.ndarray:
+    """The reference without vision: proprioceptive state and a one-hot of the instruction -> ``(N, S + tasks)``.
+
+    What a probe predicts from these alone is the part of the target that needs no image features at all (the
+    task says which way the object goes; the arm's pose says roughly when)."""
+    names = sorted(set(frames.tasks))
+    one_hot = np.eye(len(names))[[names.index(t) for t in frames.tasks]]
+    return np.concatenate([frames.state.astype(np.float64), one_hot], axis=1)
+
+
 def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ridge on standardized ``x (N, D)`` -> ``(mean, std, weights (D, T), intercept (T,))``."""
     mean, std = x.mean(0), x.std(0) + 1e-8

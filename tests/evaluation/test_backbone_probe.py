@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from motionvla.evaluation.backbone_probe import ProbeFrames, backbone_features, probe_r2, record_probe_frames
+from motionvla.evaluation.backbone_probe import (ProbeFrames, backbone_features, probe_r2, record_probe_frames,
+                                                 state_task_features)
 
 
 def test_r2_is_near_one_for_a_linear_target_and_near_zero_for_noise():
@@ -50,3 +51,23 @@ def test_recorded_frames_follow_the_pushed_object(tmp_path):
     cfg = MotionVLAConfig(device="cpu", image_size=32, image_keys=["observation.images.front"], state_dim=4)
     features = backbone_features(MotionVLAPolicy(cfg), None, frames, batch_size=7)
     assert features.shape == (n, cfg.hidden_size) and np.isfinite(features).all()
+
+
+def test_state_task_reference_sees_the_task_and_the_state_but_no_image():
+    """A target fixed by the instruction is predicted exactly from the reference features; one made of image noise
+    is not (the reference holds no pixel)."""
+    rng = np.random.default_rng(2)
+    n_episodes, per = 12, 6
+    episode = np.repeat(np.arange(n_episodes), per)
+    tasks = [["push left", "push right", "lift"][e % 3] for e in episode]
+    state = rng.normal(size=(len(tasks), 4)).astype(np.float32)
+    images = {"front": rng.integers(0, 256, size=(len(tasks), 8, 8, 3), dtype=np.uint8)}
+    by_task = {"push left": [-0.1, 0, 0], "push right": [0.1, 0, 0], "lift": [0, 0, 0.05]}
+    displacement = np.array([by_task[t] for t in tasks])
+    frames = ProbeFrames(images, state, tasks, displacement, episode, horizon=5)
+    features = state_task_features(frames)
+    assert features.shape == (len(tasks), 4 + 3)
+    np.testing.assert_array_equal(features[:, 4:].sum(1), 1.0)
+    assert probe_r2(features, displacement, episode, alpha=1e-3) > 0.99
+    from_pixels = images["front"][:, 0, 0, :].astype(np.float64)
+    assert probe_r2(features, from_pixels, episode, alpha=1e-3) < 0.1
