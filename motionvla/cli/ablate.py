@@ -30,7 +30,7 @@ from motionvla.configs import format_config
 from motionvla.configs.parsing import config_to_dict
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.train.config import LoopRunConfig
+from motionvla.train.config import LoopRunConfig, loop_group_spellings
 from motionvla.train.prepare import POLICY_OPTIMIZER_FIELDS, DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_json
 
@@ -38,6 +38,10 @@ from motionvla.utils.atomic import atomic_write_json
 # and the output folder under lerobot's names (--dataset.root, --dataset.repo_id, --output_dir).
 ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()},
            "dataset_root": "dataset.root", "repo_id": "dataset.repo_id", "out": "output_dir"}
+
+# lerobot-train's loop names for the --train.* group; not --seed (each run's seed comes from --seeds) nor
+# --output_dir (the grid's folder) nor --resume (a re-run always resumes).
+SPELLINGS = loop_group_spellings(exclude=("seed", "output_dir", "resume"))
 
 ARMS = ("action-only", "dual-head", "dual-head-forecaster")
 BASELINE_ARM = "action-only"

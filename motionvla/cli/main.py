@@ -45,8 +45,9 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _command_help(name: str, config_cls: type) -> str:
+def _command_help(name: str, config_cls: type, spellings: dict[str, str] | None = None) -> str:
     defaults = config_cls()
+    shown = {ours: theirs for theirs, ours in (spellings or {}).items()}  # lerobot's name where it has one
     lines = [f"usage: motionvla {name} [--key=value ...]", "", COMMANDS[name][1], "", "options:"]
     for key, field_type in config_fields(config_cls).items():
         if dataclasses.is_dataclass(field_type):
@@ -55,7 +56,8 @@ def _command_help(name: str, config_cls: type) -> str:
         for part in key.split("."):
             value = getattr(value, part)
         type_name = getattr(field_type, "__name__", None) or str(field_type).replace("typing.", "")
-        lines.append(f"  --{key}={value!s}  ({type_name})")
+        lines.append(f"  --{key}={value!s}  ({type_name})" + (f"  [lerobot name: --{shown[key]}]" if key in shown
+                                                                     else ""))
     doc = typing.cast(str, config_cls.__doc__ or "").strip()
     if doc and not doc.startswith(config_cls.__name__ + "("):
         lines += ["", doc]
@@ -77,6 +79,10 @@ def _resolve_options(module: Any, options: list[str]) -> tuple[list[str], list[s
         if value != expected:
             raise UserError(f"--{_key(option)}={value}: only {expected} is accepted here; {otherwise}")
     options = [o for o in options if _key(o) not in fixed]
+    typed = {_key(o) for o in options}
+    for theirs, ours in spellings.items():  # one option under both of its names: which one was meant is unclear
+        if theirs in typed and ours in typed:
+            raise UserError(f"--{theirs} and --{ours} name the same option: give it once, as --{theirs}")
     options = [f"--{spellings[_key(o)]}{o[2 + len(_key(o)):]}" if _key(o) in spellings else o for o in options]
     saved = [o.partition("=")[2] for o in options if _key(o) == "config_path"]
     if saved and hasattr(module, "REPLAY_SKIP"):  # commands that replay a saved config.json
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(COMMANDS[name][0])
     if any(opt in ("-h", "--help") for opt in options):
-        print(_command_help(name, module.Config))
+        print(_command_help(name, module.Config, getattr(module, "SPELLINGS", None)))
         return 0
     positional = getattr(module, "POSITIONAL", ())  # `motionvla push CKPT REPO_ID`: bare leading arguments
     bare = 0

@@ -94,6 +94,11 @@ def run(cfg: Config) -> list[dict]:
     return rows
 
 
+def _ratio(value: float) -> str:
+    """``1.53x``, or ``n/a`` where the reference row was not run (no EP row, or no balanced scenario asked for)."""
+    return f"{'n/a':>7}" if value != value else f"{value:>6.2f}x"
+
+
 def format_table(rows: list[dict]) -> str:
     """One line per (scenario, dispatcher) with LLEP's speedup and memory next to EP's."""
     header = (
@@ -110,7 +115,7 @@ def format_table(rows: list[dict]) -> str:
         mem_ratio = r["peak_memory_mb_max"] / bal["peak_memory_mb_max"] if bal and bal["peak_memory_mb_max"] > 0 else float("nan")
         lines.append(
             f"{r['scenario']:<9} {r['dispatcher']:<5} {r['max_mean_load']:>8.2f} {r['critical_path_ms']:>8.1f} "
-            f"{speedup:>6.2f}x {r['end_to_end_ms']:>8.1f} {r['peak_memory_mb_max']:>18.1f} {mem_ratio:>6.2f}x "
+            f"{_ratio(speedup)} {r['end_to_end_ms']:>8.1f} {r['peak_memory_mb_max']:>18.1f} {_ratio(mem_ratio)} "
             f"{r['max_abs_diff_output']:>9.1e} {r['max_abs_diff_grad']:>11.1e}"
         )
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """`motionvla quickstart` (what `make demo` runs): record tabletop demos, train the tiny dual-head policy,
 evaluate it next to a random policy, and write a report folder.
 
-Every run starts fresh in ``--out`` (its demos, training run and evaluations are replaced).
+Every run starts fresh in ``--output_dir`` (its demos, training run and evaluations are replaced). The loop takes
+lerobot-train's names (``--steps``, ``--batch_size``, ``--seed``, ``--log_freq``, ``--save_freq``, ...); what lerobot
+has no name for stays in ``--train.*`` (``--train.ema_decay``, ``--train.mixed_precision``, ...).
 """
 
 from __future__ import annotations
@@ -15,15 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from motionvla.configs import format_config, save_config
+from motionvla.configs.parsing import given_keys
 from motionvla.cli.train import FLOW_ALIASES
+from motionvla.errors import UserError
 from motionvla.datasets.sim_recording import RecordDemosConfig, record_demos
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
-from motionvla.train.config import LoopRunConfig
+from motionvla.train.config import LoopRunConfig, loop_group_spellings
 from motionvla.train.prepare import POLICY_OPTIMIZER_FIELDS, DatasetOptions, tiny_recipe_policy, tiny_recipe_train
 from motionvla.utils.atomic import atomic_write_text
 
 # The old --flow.* names, as `motionvla train`; the optimizer and schedule are the policy's presets now.
-ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()}}
+ALIASES = {**FLOW_ALIASES, **{f"train.{ours}": f"policy.{theirs}" for theirs, ours in POLICY_OPTIMIZER_FIELDS.items()},
+           "out": "output_dir"}
+
+# lerobot-train's loop names (--steps, --batch_size, ...) for the --train.* group; --output_dir is the whole run's
+# folder (its demos, training run and report), not the training run's alone.
+SPELLINGS = loop_group_spellings(exclude=("output_dir", "resume"))
 
 
 def _demos() -> RecordDemosConfig:
@@ -40,7 +49,7 @@ def _train() -> LoopRunConfig:
 class Config:
     """Record tabletop demos, train the tiny dual-head policy on them, evaluate it, write a report."""
 
-    out: str = "outputs/quickstart"
+    output_dir: str = "outputs/quickstart"
     demos: RecordDemosConfig = field(default_factory=_demos)
     policy: MotionVLAConfig = field(default_factory=tiny_recipe_policy)
     train: LoopRunConfig = field(default_factory=_train)
@@ -75,7 +84,11 @@ def run(cfg: Config) -> Path:
 
     from motionvla.reports.demo_report import write_demo_report
 
-    out = Path(cfg.out)
+    set_by_us = sorted(k for k in (given_keys(cfg) or ()) if k in ("train.output_dir", "train.resume"))
+    if set_by_us:  # refused rather than silently replaced below
+        raise UserError(f"--{set_by_us[0]}: the quickstart trains into <--output_dir>/train and always starts fresh; "
+                        "use `motionvla train` for a training run of your own")
+    out = Path(cfg.output_dir)
     demos = dataclasses.replace(cfg.demos, out=str(out / "demos"))
     train = dataclasses.replace(cfg.train, output_dir=str(out / "train"), resume=False)
     cfg = dataclasses.replace(cfg, demos=demos, train=train)

@@ -207,5 +207,14 @@ class RunOptions:
 
 
 # The old names of `motionvla train` / `forecast train` (before lerobot's): accepted for one release with a note.
+def loop_group_spellings(exclude: tuple[str, ...] = ()) -> dict[str, str]:
+    """lerobot-train's loop names -> a ``--train.*`` group of :class:`LoopRunConfig` (the quickstart's, the
+    ablation's), for the commands whose loop options sit in that group: ``--steps`` there is ``--train.steps``.
+    ``exclude``: names the command gives another meaning (the ablation's runs take their seeds from ``--seeds``;
+    its ``--output_dir`` is the grid's folder)."""
+    names = {theirs: f"train.{ours}" for theirs, ours in LEROBOT_LOOP_NAMES.items() if theirs not in exclude}
+    return names | {"wandb.enable": "train.wandb", "wandb.project": "train.wandb_project", "wandb.mode": "train.wandb_mode"}
+
+
 OLD_LOOP_NAMES = {f"train.{ours}": theirs for theirs, ours in LEROBOT_LOOP_NAMES.items()} | {
     "train.wandb": "wandb.enable", "train.wandb_project": "wandb.project", "train.wandb_mode": "wandb.mode"}

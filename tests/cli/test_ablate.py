@@ -14,7 +14,7 @@ def demos(record_tiny_demos):
 
 def grid_argv(demos, out, tiny_policy_args, *extra):
     return ["ablate", f"--dataset.root={demos.out}", f"--dataset.repo_id={demos.repo_id}", "--seeds=2", f"--output_dir={out}",
-            "--arms=action-only,dual-head", "--regimes=all", "--train.steps=2", "--train.batch_size=4",
+            "--arms=action-only,dual-head", "--regimes=all", "--steps=2", "--batch_size=4",
             "--eval_episodes=2", "--eval_workers=1", "--image_size=32", *tiny_policy_args, *extra]
 
 

@@ -91,3 +91,54 @@ def test_flow_target_options_are_the_policys_old_names_deprecated(capsys, tmp_pa
     err = capsys.readouterr().err
     assert "--flow.stride and --policy.flow_stride name the same option" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_quickstart_and_ablate_take_lerobots_loop_names(capsys, monkeypatch):
+    """`--steps`, `--batch_size`, `--log_freq`, `--output_dir` reach the same fields as the `--train.*` names; the
+    old `--out` works with one note; one option under both names, or a field the quickstart sets itself, is refused
+    in one line before anything runs."""
+    from motionvla.cli import ablate as ablate_cli
+    from motionvla.cli import quickstart as quickstart_cli
+    from motionvla.cli.main import _resolve_options, main
+
+    seen = {}
+    monkeypatch.setattr(quickstart_cli, "run", lambda cfg: seen.setdefault("quickstart", cfg))
+    monkeypatch.setattr(ablate_cli, "run", lambda cfg: seen.setdefault("ablate", cfg))
+    assert main(["quickstart", "--steps=7", "--batch_size=3", "--log_freq=2", "--save_freq=5", "--seed=4",
+                 "--out=somewhere"]) == 0
+    cfg = seen["quickstart"]
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.log_every, cfg.train.checkpoint_every, cfg.train.seed,
+            cfg.output_dir) == (7, 3, 2, 5, 4, "somewhere")
+    err = capsys.readouterr().err
+    assert err.count("deprecated") == 1 and "--out is deprecated, use --output_dir" in err
+    assert main(["ablate", "--steps=9", "--batch_size=2", "--output_dir=grid"]) == 0
+    cfg = seen["ablate"]
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.output_dir) == (9, 2, "grid")
+    # --seed means nothing to a grid whose runs take seeds 0..N-1: not rewritten, so refused as unknown
+    options, _ = _resolve_options(ablate_cli, ["--seed=3"])
+    assert options == ["--seed=3"]
+    assert main(["ablate", "--seed=3"]) == 2
+    assert "seed" in capsys.readouterr().err
+
+    assert main(["quickstart", "--steps=7", "--train.steps=8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--steps and --train.steps name the same option: give it once, as --steps")
+    assert len(err.splitlines()) == 1
+
+
+def test_quickstart_refuses_the_training_fields_it_sets_itself(tmp_path, capsys):
+    from motionvla.cli.main import main
+
+    out = tmp_path / "qs"
+    assert main(["quickstart", f"--output_dir={out}", "--train.output_dir=elsewhere"]) == 2
+    err = capsys.readouterr().err
+    assert "--train.output_dir: the quickstart trains into <--output_dir>/train" in err and not out.exists()
+
+
+def test_help_shows_lerobots_names_beside_the_group_fields(capsys):
+    from motionvla.cli.main import main
+
+    assert main(["quickstart", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--train.steps=3000  (int)  [lerobot name: --steps]" in text
+    assert "--output_dir=outputs/quickstart" in text

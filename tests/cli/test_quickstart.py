@@ -8,8 +8,8 @@ from motionvla.cli.main import main
 
 def test_quickstart_records_trains_evaluates_and_reports(tiny_policy_args, tmp_path, capsys):
     out = tmp_path / "qs"
-    argv = ["quickstart", f"--out={out}", "--demos.tasks=push_red_left,lift_red", "--demos.episodes_per_task=1",
-            "--demos.image_size=32", "--demos.workers=1", "--train.steps=3", "--train.batch_size=4",
+    argv = ["quickstart", f"--output_dir={out}", "--demos.tasks=push_red_left,lift_red", "--demos.episodes_per_task=1",
+            "--demos.image_size=32", "--demos.workers=1", "--steps=3", "--batch_size=4",
             "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", "--heldout_episodes_per_task=1", *tiny_policy_args]
     assert main(argv) == 0
     printed = capsys.readouterr().out

@@ -6,7 +6,9 @@ made. A block that reads a trained model finds a small one at the path it names 
 tiny random-weight policy, what ``make demo`` trains in 13 minutes; ``outputs/forecast/run``: a tiny forecaster;
 ``outputs/flow_shards``: prep shards of a few synthetic videos), and a block that talks to ``motionvla serve``
 finds one on 127.0.0.1:8000 serving that policy. A block that cannot run here is marked on the line before it
-with ``<!-- not run: REASON -->``; :func:`test_marked_blocks_say_why` lists them.
+with ``<!-- not run: REASON -->``; :func:`test_marked_blocks_say_why` lists them. A block that runs for minutes at
+the sizes it shows runs scaled down instead: ``<!-- scaled: --videos=2 --episodes=1 -->`` on the line before it sets
+those options' values wherever the block gives them (each must appear in the block, so a marker cannot go stale).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(bash|sh|python)[^\n]*\n(.*?)^```", re.S | re.M)
 MARK = re.compile(r"<!--\s*not run:\s*(.*?)\s*-->\s*$")
+SCALED = re.compile(r"<!--\s*scaled:\s*(.*?)\s*-->\s*$")
+OPTION = re.compile(r"^--[\w.-]+=\S+$")
 LINKED = (".venv", "benchmarks", "packages", "tools")
 
 
@@ -37,6 +41,17 @@ class Block:
     lang: str
     code: str
     not_run: str | None  # the marker's reason, None when the block runs
+    scaled: tuple[str, ...] = ()  # `--option=value` overrides of a scaled block
+
+    def runnable_code(self) -> str:
+        """The code with each scaled option's value replaced wherever the block gives that option."""
+        code = self.code
+        for override in self.scaled:
+            assert OPTION.match(override), f"{self.id}: scaled marker entries are --option=value, got {override!r}"
+            name = override.partition("=")[0]
+            code, count = re.subn(re.escape(name) + r"=\S+", lambda _: override, code)
+            assert count, f"{self.id}: the scaled marker sets {name}, which the block does not give"
+        return code
 
     @property
     def id(self) -> str:
@@ -49,9 +64,9 @@ def blocks() -> list[Block]:
         text = path.read_text()
         for match in FENCE.finditer(text):
             before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-            mark = MARK.search(before)
+            mark, scaled = MARK.search(before), SCALED.search(before)
             found.append(Block(path, text[: match.start()].count("\n") + 1, match.group(1), match.group(2),
-                               mark.group(1) if mark else None))
+                               mark.group(1) if mark else None, tuple(scaled.group(1).split()) if scaled else ()))
     return found
 
 
@@ -119,6 +134,15 @@ def test_every_block_is_found_and_some_run():
     assert len(ALL) >= 40 and len(RUN) >= 10, (len(ALL), len(RUN))
 
 
+def test_a_scaled_marker_sets_only_options_the_block_gives():
+    block = Block(ROOT / "README.md", 1, "bash", "motionvla eval --episodes=20 --out=x\nmotionvla eval --episodes=5\n",
+                  None, ("--episodes=1",))
+    assert block.runnable_code() == "motionvla eval --episodes=1 --out=x\nmotionvla eval --episodes=1\n"
+    stale = Block(ROOT / "README.md", 1, "bash", "motionvla eval --out=x\n", None, ("--episodes=1",))
+    with pytest.raises(AssertionError, match="sets --episodes, which the block does not give"):
+        stale.runnable_code()
+
+
 def test_marked_blocks_say_why():
     vague = [b.id for b in ALL if b.not_run is not None and len(b.not_run.split()) < 3]
     assert not vague, f"say why these blocks cannot run here: {vague}"
@@ -132,7 +156,7 @@ def test_block_runs_as_written(block, world, tmp_path_factory, request):
     cwd = folder_for(block, world, tmp_path_factory)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-c", block.code] if block.lang == "python" else ["bash", "-eo", "pipefail", "-c",
-                                                                                   block.code]
+    code = block.runnable_code()
+    command = [sys.executable, "-c", code] if block.lang == "python" else ["bash", "-eo", "pipefail", "-c", code]
     proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, f"{block.id} failed:\n{block.code}\n--- output ---\n{(proc.stdout + proc.stderr)[-3000:]}"

@@ -42,3 +42,17 @@ def test_bad_options_are_user_errors():
         moe_bench.run(moe_bench.Config(dispatchers="ep,fast"))
     with pytest.raises(UserError, match="scenario"):
         moe_bench.run(moe_bench.Config(scenarios="97:x"))
+
+
+def test_table_says_n_a_where_the_reference_row_was_not_run():
+    """With one imbalanced scenario and no balanced one, LLEP's speedup over EP is computed; the memory ratio to the
+    balanced run has no reference and reads n/a (not "nanx")."""
+    from motionvla.cli.moe_bench import format_table
+
+    row = {"max_mean_load": 1.0, "end_to_end_ms": 20.0, "peak_memory_mb_max": 57.0, "max_abs_diff_output": 0.0,
+           "max_abs_diff_grad": 0.0}
+    rows = [{**row, "scenario": "95%/1hot", "dispatcher": "ep", "critical_path_ms": 34.0},
+            {**row, "scenario": "95%/1hot", "dispatcher": "llep", "critical_path_ms": 17.0}]
+    lines = format_table(rows).splitlines()
+    assert "2.00x" in lines[2] and "1.00x" in lines[1]
+    assert all("n/a" in line and "nan" not in line for line in lines[1:])

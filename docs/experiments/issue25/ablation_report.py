@@ -1,7 +1,7 @@
 """The motion ablation's report (docs/experiments/motion_ablation.md) from the runs on disk, through the same
 report `motionvla ablate` writes: arm (b) dual-head = the recipe's final runs, arm (a) action-only =
 action_only.sh's runs, arm (c) dual-head-forecaster = forecaster_arm.sh's runs (when any exist); each arm is paired
-with action-only over the seeds both have.
+with action-only over the seeds both have. The probe's R² (probe.json, from probe.sh) goes in beside them.
 
     PYTHONPATH=. .venv/bin/python docs/experiments/issue25/ablation_report.py 5   # n_action_steps (5 or 10)
 """
@@ -23,6 +23,13 @@ for seed in range(5):
         if info_file.exists() and result_file.exists():
             results[("30", arm, seed)] = {"eval": json.loads(info_file.read_text()),
                                           "train_seconds": json.loads(result_file.read_text())["train_seconds"]}
+# The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
+probe_file = Path("docs/experiments/issue25/probe.json")
+probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() else {}
+for (_, arm, seed), entry in results.items():
+    name = {"action-only": "action_only", "dual-head": "dual_head", "dual-head-forecaster": "forecaster"}[arm]
+    if f"{name}_seed{seed}" in probe:
+        entry["probe_r2"] = probe[f"{name}_seed{seed}"]["r2"]
 arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster") if any(k[1] == a for k in results)]
 seeds = sorted({s for (_, _, s) in results})
 out = Path(f"docs/experiments/issue25/ablation_n{n}")
