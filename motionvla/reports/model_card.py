@@ -41,11 +41,19 @@ def model_card(checkpoint: str | Path, repo_id: str, *, eval_info: str | Path = 
     run_dir = folder.parent
     run_config = _read_json(run_dir / "config.json") or {}
     command = (run_dir / COMMAND_FILE).read_text().strip() if (run_dir / COMMAND_FILE).is_file() else ""
-    dataset = str(run_config.get("repo_id", ""))
+    # The run's config.json in either layout: lerobot's names (dataset.repo_id, steps, batch_size, seed at the top;
+    # the optimizer and schedule in the policy's presets) or the layout before them (repo_id, dataset_root, train.*).
+    data_options = run_config.get("dataset") if isinstance(run_config.get("dataset"), dict) else {}
+    dataset = str(data_options.get("repo_id") or run_config.get("repo_id", ""))
+    dataset_root = data_options.get("root") or run_config.get("dataset_root")
     data = ModelCardData(library_name="lerobot", pipeline_tag="robotics", license="apache-2.0",
                          tags=["lerobot", "robotics", "motionvla", policy_type],
                          datasets=[dataset] if dataset and not dataset.startswith("local/") else None)
-    train = run_config.get("train", {})
+    train = dict(run_config.get("train", {}))
+    if "steps" in run_config:  # lerobot's layout
+        train.update(steps=run_config["steps"], batch_size=run_config.get("batch_size"), seed=run_config.get("seed"),
+                     lr=config.get("optimizer_lr"), warmup_steps=config.get("scheduler_warmup_steps"),
+                     schedule=config.get("scheduler_schedule"))
     parts = [f"# {repo_id.split('/')[-1]}", "",
              f"A `{policy_type}` policy trained with motionvla: a VLA with "
              "an action head (flow matching over action chunks) and a training-only motion head that forecasts "
@@ -53,13 +61,13 @@ def model_card(checkpoint: str | Path, repo_id: str, *, eval_info: str | Path = 
     if notes:
         parts += [notes, ""]
     parts += ["## Use it", "", "```bash", f"motionvla eval --policy={repo_id} --env=tabletop",
-              f"motionvla serve --policy={repo_id}   # openpi's wire format, for a robot-side client", "```", "",
+              f"motionvla serve --checkpoint={repo_id}   # openpi's wire format, for a robot-side client", "```", "",
               "With lerobot: `lerobot-eval --policy.path=" + repo_id + "` (after `pip install motionvla`, which "
               "registers the policy type).", ""]
     parts += ["## Training", ""]
     if dataset:
-        parts.append(f"- dataset: `{dataset}`" + (f" (`{run_config['dataset_root']}`)" if run_config.get("dataset_root") else ""))
-    if train:
+        parts.append(f"- dataset: `{dataset}`" + (f" (`{dataset_root}`)" if dataset_root else ""))
+    if "steps" in train:
         parts.append(f"- {train.get('steps')} steps × batch {train.get('batch_size')}, lr {train.get('lr')}, "
                      f"{train.get('warmup_steps')} warm-up steps, {train.get('schedule')} schedule, seed {train.get('seed')}")
     for key in ("backbone", "chunk_size", "n_action_steps", "motion_weight", "image_size"):

@@ -127,3 +127,38 @@ def test_push_builds_the_card_and_the_file_list(tiny_policy_folder, tmp_path):
 def test_push_refusals(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_card_reads_a_run_config_written_by_motionvla_train(tmp_path):
+    """The run's config.json as `motionvla train` writes it now (lerobot's names: dataset.repo_id and steps at the top,
+    the optimizer in the policy's presets), not a hand-made one: the card names the dataset and the schedule."""
+    import importlib
+    import re
+    import shlex
+
+    from huggingface_hub import ModelCard
+
+    from motionvla.cli import train as train_cli
+    from motionvla.cli.main import COMMANDS, _resolve_options
+    from motionvla.configs import parse_config, save_config
+    from motionvla.policy import MotionVLAPolicy
+    from motionvla.reports.model_card import model_card
+
+    cfg = parse_config(train_cli.Config, ["--dataset.repo_id=someone/demos", "--dataset.root=/data/demos",
+                                          "--steps=1234", "--batch_size=16", "--seed=7", "--policy.optimizer_lr=0.002",
+                                          "--policy.scheduler_warmup_steps=50", "--policy.image_size=32",
+                                          "--policy.state_dim=4", "--policy.action_dim=4"])
+    run = tmp_path / "run"
+    save_config(cfg, run)
+    MotionVLAPolicy(cfg.policy).save_pretrained(run / "pretrained_model")
+    text = str(model_card(run / "pretrained_model", "someone/tiny-policy"))
+    assert ModelCard(text).data.datasets == ["someone/demos"]
+    assert "- dataset: `someone/demos` (`/data/demos`)" in text
+    assert "- 1234 steps × batch 16, lr 0.002, 50 warm-up steps, cosine schedule, seed 7" in text
+    # the card's "Use it" commands are ones our parser accepts (the serve line once said --policy, which serve lacks)
+    lines = re.findall(r"^(motionvla \w[\w-]* .*?)(?:\s+#.*)?$", text, re.M)
+    assert len(lines) == 2
+    for line in lines:
+        name, *options = shlex.split(line)[1:]
+        module = importlib.import_module(COMMANDS[name][0])
+        parse_config(module.Config, _resolve_options(module, options)[0])
