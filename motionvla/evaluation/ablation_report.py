@@ -72,23 +72,36 @@ def markdown(summary: dict[str, Any], seeds: int, description: str) -> str:
 
 
 def plot(summary: dict[str, Any], path: Path) -> Path | None:
-    """Bars: each arm's paired difference to action-only per regime, with its 95 % interval."""
+    """Bars: each arm's paired difference to action-only per regime with its 95 % interval over episode pairs
+    (thick), the wider one resampling training seeds too (thin, when there are 2+ seeds), and each seed's own
+    difference (dots): when seeds disagree, the dots show it before any interval does."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(regime, arm, d) for regime, entry in summary.items() for arm, d in entry["paired"].items()]
+    rows = [(regime, arm, d, entry.get("paired_by_seed", {}).get(arm)) for regime, entry in summary.items()
+            for arm, d in entry["paired"].items()]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(rows)), 3.4))
-    means = [d["mean"] for _, _, d in rows]
-    errors = [[d["mean"] - d["low"] for _, _, d in rows], [d["high"] - d["mean"] for _, _, d in rows]]
-    ax.bar(range(len(rows)), means, yerr=errors, capsize=5, color="#4c72b0")
+    fig, ax = plt.subplots(figsize=(max(4.6, 1.5 * len(rows)), 3.6))
+    for x, (_, _, d, by_seed) in enumerate(rows):
+        ax.bar(x, d["mean"], width=0.6, color="#4c72b0", alpha=0.8)
+        ax.errorbar(x - 0.08, d["mean"], yerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]], color="black",
+                    lw=2.2, capsize=5, label="95 % interval, episode pairs" if x == 0 else None)
+        if by_seed:
+            ax.errorbar(x + 0.08, by_seed["mean"], yerr=[[by_seed["mean"] - by_seed["low"]],
+                                                         [by_seed["high"] - by_seed["mean"]]],
+                        color="#c44e52", lw=1.0, capsize=4, label="95 % interval, seeds resampled" if x == 0 else None)
+            values = list(by_seed["per_seed"].values())
+            ax.scatter([x + 0.22] * len(values), values, s=14, color="#555555", zorder=3,
+                       label="one training seed" if x == 0 else None)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(rows)), [f"{arm}\n({regime})" for regime, arm, _ in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [f"{arm}\n({regime} demos/task)" if regime != "all" else f"{arm}\n(all demos)"
+                                     for regime, arm, _, _ in rows], fontsize=8)
     ax.set_ylabel(f"success − {BASELINE_ARM} (points)")
-    ax.set_title("paired difference to action-only, 95 % bootstrap interval", fontsize=9)
+    ax.set_title("paired difference to action-only", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
