@@ -49,7 +49,8 @@ class Block:
         for override in self.scaled:
             assert OPTION.match(override), f"{self.id}: scaled marker entries are --option=value, got {override!r}"
             name = override.partition("=")[0]
-            code, count = re.subn(re.escape(name) + r"=\S+", lambda _: override, code)
+            # anchored: --episodes must not match the tail of another option such as --eval.n--episodes
+            code, count = re.subn(r"(?<![\w.-])" + re.escape(name) + r"=\S+", lambda _: override, code)
             assert count, f"{self.id}: the scaled marker sets {name}, which the block does not give"
         return code
 

@@ -26,10 +26,10 @@ for seed in range(5):
 # The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
 probe_file = Path("docs/experiments/issue25/probe.json")
 probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() else {}
+PROBE_NAMES = {"action-only": "action_only", "dual-head": "dual_head", "dual-head-forecaster": "forecaster"}
 for (_, arm, seed), entry in results.items():
-    name = {"action-only": "action_only", "dual-head": "dual_head", "dual-head-forecaster": "forecaster"}[arm]
-    if f"{name}_seed{seed}" in probe:
-        entry["probe_r2"] = probe[f"{name}_seed{seed}"]["r2"]
+    if f"{PROBE_NAMES[arm]}_seed{seed}" in probe:
+        entry["probe_r2"] = probe[f"{PROBE_NAMES[arm]}_seed{seed}"]["r2"]
 arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster") if any(k[1] == a for k in results)]
 seeds = sorted({s for (_, _, s) in results})
 out = Path(f"docs/experiments/issue25/ablation_n{n}")
