@@ -61,3 +61,12 @@ def tiny_shards(synth_set, tmp_path_factory):
     run_prep(PrepConfig(input=str(synth_set(videos=6, seed=11) / "manifest.jsonl"), out=str(out), size=64,
                         flow_size=128, stride=2, motion_threshold_px=0.15, progress=False))
     return out
+
+
+def pytest_collection_modifyitems(items):
+    """Under `make test` (pytest-xdist, ``--dist loadgroup``) each test file runs in one worker, so its module
+    fixtures are built once; a test that names its own ``xdist_group`` (the docs blocks: one group per document,
+    whose blocks share a working folder) keeps it, so the docs spread over the workers."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -75,20 +76,29 @@ ALL = blocks()
 RUN = [b for b in ALL if b.not_run is None]
 
 
+# The quickstart at a tiny size (2 tasks, 2 demos each, 32², 3 steps of the tiny policy): real demos, a real run
+# folder (checkpoints/last, train_config.json), evaluations and the report, where `make demo` puts them.
+QUICKSTART = ["quickstart", "--output_dir=outputs/quickstart", "--demos.tasks=push_red_left,lift_red",
+              "--demos.episodes_per_task=2", "--demos.image_size=32", "--demos.workers=1", "--steps=3", "--batch_size=4",
+              "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", "--heldout_episodes_per_task=1"]
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, tiny_shards) -> Path:
-    """The outputs the run blocks read, small: a policy, a forecaster, prep shards."""
+def world(tmp_path_factory, tiny_shards, tiny_policy_args) -> Path:
+    """The outputs the run blocks read, small: the quickstart's, a forecaster, prep shards. Paths inside them are
+    relative (made from the folder above ``outputs``), as a user's are, so a copy of it works where it lands."""
     import torch
 
     from motionvla.flow_forecast import FlowForecastPipeline, FlowForecaster
     from motionvla.flow_forecast.configuration import ForecasterConfig
-    from motionvla.policy import MotionVLAConfig, MotionVLAPolicy
 
     root = tmp_path_factory.mktemp("docs_world") / "outputs"
+    root.mkdir()
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "motionvla.cli.main", *QUICKSTART, *tiny_policy_args],
+                          cwd=root.parent, env=env, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     torch.manual_seed(0)
-    policy = MotionVLAPolicy(MotionVLAConfig(image_size=32, motion_resolution=16, device="cpu", state_dim=4,
-                                             action_dim=4, num_inference_steps=2, inference_noise_scale=0.0))
-    policy.save_pretrained(root / "quickstart" / "train" / "pretrained_model")
     forecaster = FlowForecaster(forecaster=ForecasterConfig(flow_max_magnitude=1.0, hidden_size=32, image_token_grid=4,
                                                             resolution=16, image_size=32).to_dict())
     FlowForecastPipeline(forecaster).save_pretrained(root / "forecast" / "run" / "pretrained_model")
@@ -119,14 +129,28 @@ def server(world):
 _folders: dict[Path, Path] = {}
 
 
+def made_by(path: Path) -> set[str]:
+    """The ``outputs/<name>`` folders that a file's run blocks write themselves (``--output_dir=`` / ``--out=``):
+    such a folder is not given to the file from the world, or the block would find it taken."""
+    code = "\n".join(b.runnable_code() for b in RUN if b.file == path)
+    return set(re.findall(r"--(?:output_dir|out)=outputs/([\w.-]+)", code))
+
+
 def folder_for(block: Block, world: Path, tmp_path_factory) -> Path:
+    """The file's working folder: the repository's tools linked, and a copy of the world's outputs (a copy, so that
+    a block continuing the quickstart's run or writing into it leaves the other files' world as it was)."""
     if block.file not in _folders:
         folder = tmp_path_factory.mktemp(block.file.stem)
         for name in LINKED:
             (folder / name).symlink_to(ROOT / name if name != ".venv" else Path(sys.prefix))
         (folder / "outputs").mkdir()
+        own = made_by(block.file)
         for item in world.iterdir():
-            (folder / "outputs" / item.name).symlink_to(item)
+            if item.name not in own:
+                if item.is_symlink():
+                    (folder / "outputs" / item.name).symlink_to(item.readlink())
+                else:
+                    shutil.copytree(item, folder / "outputs" / item.name, symlinks=True)
         _folders[block.file] = folder
     return _folders[block.file]
 
@@ -150,7 +174,9 @@ def test_marked_blocks_say_why():
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
+# One xdist group per document: its blocks share a working folder, so they run in order in one worker.
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id, marks=pytest.mark.xdist_group(str(b.file.relative_to(ROOT))))
+                                   for b in RUN])
 def test_block_runs_as_written(block, world, tmp_path_factory, request):
     if "PolicyClient(" in block.code:
         request.getfixturevalue("server")
