@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.data_prep.helpers import TINY_PREP, read_manifest, run_prep_cli
 
 
+@pytest.mark.slow  # a local Ray instance starts (about a minute here)
 def test_ray_engine_gives_the_same_shards_as_the_process_pool(synth_set, tmp_path):
     synth = synth_set(videos=8, seed=4)
     manifest = tmp_path / "inputs.jsonl"

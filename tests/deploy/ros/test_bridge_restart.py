@@ -11,7 +11,7 @@ from tests.deploy.ros.harness import explain, motionvla_command, run_scenario
 PORT = 18001  # the scenario's own server (the shared one stays on 18000)
 
 # The first test also waits for the module's scenario (server start-ups included): more than the default 120 s.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
