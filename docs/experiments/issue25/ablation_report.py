@@ -4,6 +4,10 @@ action_only.sh's runs, arm (c) dual-head-forecaster = forecaster_arm.sh's runs (
 with action-only over the seeds both have. The probe's R² (probe.json, from probe.sh) goes in beside them.
 
     PYTHONPATH=. .venv/bin/python docs/experiments/issue25/ablation_report.py 5   # n_action_steps (5 or 10)
+    PYTHONPATH=. .venv/bin/python docs/experiments/issue25/ablation_report.py 5 10   # the 10-demos-per-task regime
+
+The 10-demo regime's runs are regime10.sh's (outputs/exp25/regime10/<arm>_seed<s>: all three arms trained there, by
+one code snapshot); its report goes to docs/experiments/issue25/regime10_n<n>/.
 """
 
 import json
@@ -13,30 +17,40 @@ from pathlib import Path
 from motionvla.evaluation.ablation_report import write_ablation_report
 
 n = sys.argv[1] if len(sys.argv) > 1 else "5"
+regime = sys.argv[2] if len(sys.argv) > 2 else "30"
 root = Path("outputs/exp25")
+if regime == "30":
+    folders = {"action-only": "ablation/action_only_seed{}", "dual-head": f"recipe/final_n{n}_seed{{}}",
+               "dual-head-forecaster": "ablation/forecaster_seed{}"}
+elif regime == "10":
+    folders = {"action-only": "regime10/action_only_seed{}", "dual-head": "regime10/dual_head_seed{}",
+               "dual-head-forecaster": "regime10/forecaster_seed{}"}
+else:
+    sys.exit(f"regime {regime!r}: 30 or 10")
 results = {}
 for seed in range(5):
-    for arm, folder in (("action-only", root / f"ablation/action_only_seed{seed}"),
-                        ("dual-head", root / f"recipe/final_n{n}_seed{seed}"),
-                        ("dual-head-forecaster", root / f"ablation/forecaster_seed{seed}")):
+    for arm, pattern in folders.items():
+        folder = root / pattern.format(seed)
         info_file, result_file = folder / f"eval_n{n}" / "eval_info.json", folder / "result.json"
         if info_file.exists() and result_file.exists():
-            results[("30", arm, seed)] = {"eval": json.loads(info_file.read_text()),
-                                          "train_seconds": json.loads(result_file.read_text())["train_seconds"]}
+            results[(regime, arm, seed)] = {"eval": json.loads(info_file.read_text()),
+                                            "train_seconds": json.loads(result_file.read_text())["train_seconds"]}
 # The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
 probe_file = Path("docs/experiments/issue25/probe.json")
-probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() else {}
+probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() and regime == "30" else {}
 PROBE_NAMES = {"action-only": "action_only", "dual-head": "dual_head", "dual-head-forecaster": "forecaster"}
 for (_, arm, seed), entry in results.items():
     if f"{PROBE_NAMES[arm]}_seed{seed}" in probe:
         entry["probe_r2"] = probe[f"{PROBE_NAMES[arm]}_seed{seed}"]["r2"]
 arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster") if any(k[1] == a for k in results)]
 seeds = sorted({s for (_, _, s) in results})
-out = Path(f"docs/experiments/issue25/ablation_n{n}")
-summary = write_ablation_report(out, results, arms, ["30"], max(seeds) + 1 if seeds else 0,
+out = Path(f"docs/experiments/issue25/ablation_n{n}" if regime == "30" else f"docs/experiments/issue25/regime10_n{n}")
+demos = ("training demos outputs/exp24/demos (30 per task). Dual-head = the sfw head, motion_weight 0.1; "
+         "dual-head-forecaster = the head from outputs/fc10/tabletop10." if regime == "30" else
+         "training demos: the first 10 per task of outputs/exp24/demos (env seeds 0-9). Dual-head = the recipe's "
+         "default head; dual-head-forecaster = the head from outputs/fc10/tabletop10_r10 (adapted on these 60 demos).")
+summary = write_ablation_report(out, results, arms, [regime], max(seeds) + 1 if seeds else 0,
                                 f"Seeds {seeds}; n_action_steps={n}; the tiny recipe (3,000 steps x batch 32, lr 1e-3, "
                                 "200 warm-up steps); env seeds 1000-1019 per task (20 x 6 = 120 episodes per run); "
-                                "training demos outputs/exp24/demos (30 per task). Dual-head = the sfw head, "
-                                "motion_weight 0.1; dual-head-forecaster = the head from outputs/fc10/tabletop10. "
-                                "docs/experiments/motion_ablation.md.")
+                                f"{demos} docs/experiments/motion_ablation.md.")
 print(summary["text"])
