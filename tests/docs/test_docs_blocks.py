@@ -2,10 +2,11 @@
 
 Each block runs, in the order of its file, in one working folder per file (``.venv``, ``benchmarks``, ``packages``,
 ``tools`` linked in; the venv's ``bin`` first on ``PATH``), so a block can use what an earlier block of its file
-made. A block that reads a trained model finds a small one at the path it names (``outputs/quickstart/train``: a
-tiny random-weight policy, what ``make demo`` trains in 13 minutes; ``outputs/forecast/run``: a tiny forecaster;
-``outputs/flow_shards``: prep shards of a few synthetic videos), and a block that talks to ``motionvla serve``
-finds one on 127.0.0.1:8000 serving that policy. A block that cannot run here is marked on the line before it
+made. What ``make demo`` and other files' blocks would have left is there, small (:func:`world`):
+``outputs/quickstart/`` (the quickstart run at a tiny size: demos, a run folder with checkpoints, evaluations, the
+report), ``outputs/forecast/run`` (a tiny forecaster), ``outputs/flow_shards`` (prep shards of a few synthetic
+videos), except a folder that a block of the same file makes itself; a block that talks to ``motionvla serve``
+finds one on 127.0.0.1:8000 serving the quickstart's policy. A block that cannot run here is marked on the line before it
 with ``<!-- not run: REASON -->``; :func:`test_marked_blocks_say_why` lists them. A block that runs for minutes at
 the sizes it shows runs scaled down instead: ``<!-- scaled: --videos=2 --episodes=1 -->`` on the line before it sets
 those options' values wherever the block gives them (each must appear in the block, so a marker cannot go stale).
