@@ -84,7 +84,9 @@ QUICKSTART = ["quickstart", "--output_dir=outputs/quickstart", "--demos.tasks=pu
               "--train.progress=false", "--eval_episodes=1", "--eval_workers=1", "--heldout_episodes_per_task=1"]
 
 
-@pytest.fixture(scope="module")
+# Session scope: under xdist the documents' groups of this module alternate with other files in a worker, and a
+# module fixture would be built again at each return (the quickstart inside it costs about half a minute).
+@pytest.fixture(scope="session")
 def world(tmp_path_factory, tiny_shards, tiny_policy_args) -> Path:
     """The outputs the run blocks read, small: the quickstart's, a forecaster, prep shards. Paths inside them are
     relative (made from the folder above ``outputs``), as a user's are, so a copy of it works where it lands."""
@@ -107,7 +109,7 @@ def world(tmp_path_factory, tiny_shards, tiny_policy_args) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # the server thread runs until the process ends: started once
 def server(world):
     """`motionvla serve --checkpoint=outputs/quickstart/train` on 127.0.0.1:8000 (the port the docs name)."""
     with socket.socket() as probe:
