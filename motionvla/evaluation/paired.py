@@ -92,9 +92,12 @@ def verdict(diff: Mapping[str, float]) -> str:
 
 
 def seed_table(runs: Mapping[int, Mapping], tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-    """``{task or "overall": {"mean", "std"}}`` of success % over training seeds (std: population)."""
+    """``{task or "overall": {"mean", "std"}}`` of success % over training seeds. ``std`` is the sample standard
+    deviation (n - 1: the seeds are a sample of the seeds a user could draw; what the recipe's "sd <= 5" target and
+    the probe's R² use too), NaN for a single seed."""
     infos = list(runs.values())
     tasks = list(tasks or infos[0]["per_task"])
     rows = {task: [i["per_task"][task]["pc_success"] for i in infos] for task in tasks}
     rows["overall"] = [i["overall"]["pc_success"] for i in infos]
-    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in rows.items()}
+    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")}
+            for k, v in rows.items()}

@@ -1,5 +1,6 @@
 """Paired differences between arms: paired by (training seed, task, env seed), with a bootstrap interval."""
 
+import numpy as np
 import pytest
 
 from motionvla.evaluation.paired import episode_successes, paired_difference, seed_table, verdict
@@ -35,7 +36,11 @@ def test_a_consistent_gain_has_an_interval_above_zero_and_the_verdict_says_so():
 
 def test_seed_table_is_over_training_seeds():
     table = seed_table({0: info({"a": [True, False]}), 1: info({"a": [True, True]})})
-    assert table["a"] == {"mean": 75.0, "std": 25.0} and table["overall"]["mean"] == 75.0
+    # 50 % and 100 %: the sample sd is |100 - 50| / sqrt(2) (the population's would be 25)
+    assert table["a"]["mean"] == 75.0 and table["a"]["std"] == pytest.approx(50 / 2 ** 0.5)
+    assert table["overall"]["mean"] == 75.0
+    single = seed_table({0: info({"a": [True, False]})})
+    assert single["a"]["mean"] == 50.0 and np.isnan(single["a"]["std"])  # one seed: no spread to report
 
 
 def test_seeds_that_disagree_widen_the_seed_level_interval_but_not_the_pair_level_one():
