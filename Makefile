@@ -12,9 +12,9 @@ ROS_STAMP := $(ROS_VENV)/.motionvla-ros-installed
 export MUJOCO_GL ?= egl
 export WANDB_MODE ?= offline
 PYTEST_ARGS ?=
-# The suite runs in this many pytest-xdist worker processes, each test file in one of them so that its module
-# fixtures are built once (tests/conftest.py groups them; the docs blocks are grouped by document); 0 runs it in
-# one process. On this project's 2-core machine 2 workers take about two thirds of the time of one (README, Tests).
+# The suite runs in this many pytest-xdist worker processes (the docs blocks of one document stay in one worker:
+# tests/conftest.py); 0 runs it in one process. On this project's 2-core machine 2 workers take about two
+# thirds of the time of one (README, Tests).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test install libero ros check-system clean lock

@@ -64,13 +64,11 @@ def tiny_shards(synth_set, tmp_path_factory):
 
 
 def pytest_collection_modifyitems(items):
-    """Under `make test` (pytest-xdist, ``--dist loadgroup``) each test file runs in one worker, so its module
-    fixtures are built once; a test that names its own ``xdist_group`` (the docs blocks: one group per document,
-    whose blocks share a working folder) keeps it, so the docs spread over the workers. Files with a test marked
-    ``slow`` go first: the workers hand out groups in this order, and a long one started last would leave the other
-    worker idle at the end (the sort is stable, so each file's tests stay together and in order)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    """Order for `make test` (pytest-xdist, ``--dist loadgroup``): files with a test marked ``slow`` first, since the
+    workers are handed tests in this order and a long one handed out last would leave the other worker idle at the
+    end (the sort is stable: each file's tests stay together and in order). The docs blocks carry their own
+    ``xdist_group`` (one per document: its blocks share a working folder); every other test is handed out on its own,
+    so a module fixture may be built in both workers — measured faster here than one file per worker (README, Tests).
+    """
     slow_files = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_files)
