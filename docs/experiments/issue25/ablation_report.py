@@ -7,7 +7,8 @@ with action-only over the seeds both have. The probe's R² (probe.json, from pro
     PYTHONPATH=. .venv/bin/python docs/experiments/issue25/ablation_report.py 5 10   # the 10-demos-per-task regime
 
 The 10-demo regime's runs are regime10.sh's (outputs/exp25/regime10/<arm>_seed<s>: all three arms trained there, by
-one code snapshot); its report goes to docs/experiments/issue25/regime10_n<n>/.
+one code snapshot); its report goes to docs/experiments/issue25/regime10_n<n>/. Each run's per-episode evaluation is
+kept in results/episodes/ (see below), so both reports can be made again from a clone without outputs/.
 """
 
 import json
@@ -27,14 +28,22 @@ elif regime == "10":
                "dual-head-forecaster": "regime10/forecaster_seed{}"}
 else:
     sys.exit(f"regime {regime!r}: 30 or 10")
+# Every run's per-episode evaluation is kept in git (results/episodes/<regime>/<arm>_seed<s>_n<n>.json: the
+# eval_info.json plus the run's train_seconds), copied there from outputs/ when a run is on this disk, so the report
+# (paired by episode) can be made again from a clone.
+kept = Path(f"docs/experiments/issue25/results/episodes/{regime}")
 results = {}
 for seed in range(5):
     for arm, pattern in folders.items():
         folder = root / pattern.format(seed)
         info_file, result_file = folder / f"eval_n{n}" / "eval_info.json", folder / "result.json"
+        copy = kept / f"{arm}_seed{seed}_n{n}.json"
         if info_file.exists() and result_file.exists():
-            results[(regime, arm, seed)] = {"eval": json.loads(info_file.read_text()),
-                                            "train_seconds": json.loads(result_file.read_text())["train_seconds"]}
+            kept.mkdir(parents=True, exist_ok=True)
+            copy.write_text(json.dumps({"eval": json.loads(info_file.read_text()),
+                                        "train_seconds": json.loads(result_file.read_text())["train_seconds"]}) + "\n")
+        if copy.exists():
+            results[(regime, arm, seed)] = json.loads(copy.read_text())
 # The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
 probe_file = Path("docs/experiments/issue25/probe.json")
 probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() and regime == "30" else {}
