@@ -12,6 +12,7 @@ use). The options are lerobot-train's where both have one (``--steps``, ``--batc
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -84,6 +85,18 @@ def _command_line(cfg: Config) -> str:
     return " ".join(["motionvla train", *(shlex.quote(f"--{typed.get(k, k)}={value(k)}") for k in sorted(keys))])
 
 
+def refuse_single_process_expert_parallel(cfg: Config) -> None:
+    """``ep`` / ``llep`` spread the experts over the processes of a launch; a single process has none to spread them
+    over (and no process group), so say how to launch before any data is read instead of failing in the model build.
+    ``WORLD_SIZE`` is what ``torchrun`` and ``accelerate launch`` set for every process they start."""
+    moe = cfg.policy.moe
+    if moe.num_experts and moe.dispatcher != "local" and int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        raise UserError(f"--policy.moe.dispatcher={moe.dispatcher} spreads the {moe.num_experts} experts over several "
+                        "processes, and this is one: launch it with `accelerate launch --multi_gpu --num_processes N -m "
+                        "motionvla.cli.train ...` or `torchrun --nproc_per_node N -m motionvla.cli.train ...`, or keep "
+                        "every expert in this process with --policy.moe.dispatcher=local")
+
+
 def run(cfg: Config) -> dict[str, Any]:
     from motionvla.train import make_accelerator, train
     from motionvla.train.checkpoint import refuse_taken_output
@@ -93,6 +106,7 @@ def run(cfg: Config) -> dict[str, Any]:
 
     refuse_not_honoured(given_keys(cfg))
     refuse_taken_output(cfg.output_dir, cfg.resume)  # before the dataset is opened
+    refuse_single_process_expert_parallel(cfg)
     command = _command_line(cfg)  # before any dataclasses.replace, which drops the record of given options
     cfg, recipe_note = apply_tiny_recipe(cfg, given_keys(cfg))
     if cfg.policy.push_to_hub and not cfg.policy.repo_id:

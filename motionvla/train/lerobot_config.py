@@ -28,7 +28,10 @@ def lerobot_train_config(cfg: PolicyTrainConfig, total_episodes: int) -> Any:
     episodes = parse_episodes(cfg.dataset.episodes, total_episodes) if cfg.dataset.episodes.strip() else None
     mode = None if cfg.wandb.mode == "auto" else cfg.wandb.mode  # lerobot's None = wandb's own default
     train_cfg = TrainPipelineConfig(
-        dataset=DatasetConfig(repo_id=cfg.dataset.repo_id, root=cfg.dataset.root or None, episodes=episodes),
+        # video_backend given: our trainer decodes with pyav (policy_data.open_dataset), and lerobot's default
+        # probes torchcodec, which prints a page of loader tracebacks wherever FFmpeg's shared libraries are absent.
+        dataset=DatasetConfig(repo_id=cfg.dataset.repo_id, root=cfg.dataset.root or None, episodes=episodes,
+                              video_backend="pyav"),
         policy=cfg.policy, output_dir=Path(cfg.output_dir), job_name=cfg.policy.type, resume=cfg.resume,
         seed=cfg.seed, num_workers=cfg.num_workers, batch_size=cfg.batch_size, steps=cfg.steps,
         log_freq=cfg.log_freq, save_freq=cfg.save_freq, wandb=WandBConfig(enable=cfg.wandb.enable,

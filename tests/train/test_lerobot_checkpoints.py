@@ -57,8 +57,7 @@ def test_one_command_line_resolves_to_the_same_train_config(runs):
     ours, theirs = (train_config(run) for run in runs)
     for cfg, run in zip((ours, theirs), runs):
         assert cfg.pop("output_dir") == str(run)
-    # The video decoder: lerobot-train's --dataset.video_backend; `motionvla train` decodes with its own reader.
-    ours["dataset"].pop("video_backend"), theirs["dataset"].pop("video_backend")
+    # The video decoder too: lerobot-train's --dataset.video_backend=pyav, and pyav is what ours records and reads with.
     theirs["policy"].pop("discover_packages_path", None)
     assert ours["scheduler"] == theirs["scheduler"] and ours["scheduler"]["type"] == "motionvla_warmup_cosine"
     assert ours["optimizer"] == theirs["optimizer"] and ours["optimizer"]["lr"] == 0.001

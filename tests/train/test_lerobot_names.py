@@ -65,6 +65,20 @@ def test_fsdp_is_refused_with_what_to_use_instead(tmp_path, capsys):
     assert "--train.fsdp is not available" in err and "DDP" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("dispatcher", ["ep", "llep"])
+def test_expert_parallel_on_one_process_says_how_to_launch_before_reading_data(tmp_path, capsys, monkeypatch,
+                                                                              dispatcher):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    argv = ["train", f"--output_dir={tmp_path / 'run'}", f"--dataset.root={tmp_path / 'no_such_dataset'}",
+            "--policy.moe.num_experts=4", f"--policy.moe.dispatcher={dispatcher}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    # the missing dataset is never reached: the refusal comes first, one line, naming the option and the launchers
+    assert f"--policy.moe.dispatcher={dispatcher} spreads the 4 experts" in err and err.count("\n") == 1
+    assert "accelerate launch --multi_gpu" in err and "torchrun" in err and "--policy.moe.dispatcher=local" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_config_path_replays_a_saved_config_and_the_command_line_wins(tmp_path):
     cfg, _ = resolved(train, LEROBOT)
     save_config(cfg, tmp_path)
