@@ -9,6 +9,8 @@ actions with the dataset's statistics and unnormalizes predicted actions; its fi
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,20 @@ from motionvla.policy.realtime_chunking import prefix_weights
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+
+
+def experts_in_this_process(config: MotionVLAConfig, source: str | Path) -> MotionVLAConfig:
+    """``config`` with ``moe.dispatcher="local"`` when it names ``ep``/``llep`` and no process group exists.
+
+    Expert parallelism is how a launch spread the experts over its processes, not part of the model: the saved
+    weights hold every expert (the trainer gathers them, ``motionvla.moe.full_state_dict``), and the local
+    dispatcher computes the same layer in one process. Without this, a policy trained with ``torchrun`` and
+    ``dispatcher=llep`` could not be evaluated or served on one machine."""
+    if not config.moe.num_experts or config.moe.dispatcher == "local" or torch.distributed.is_initialized():
+        return config
+    print(f"{source}: trained with --policy.moe.dispatcher={config.moe.dispatcher}; every expert is loaded into this "
+          "process (dispatcher=local)", file=sys.stderr)
+    return dataclasses.replace(config, moe=dataclasses.replace(config.moe, dispatcher="local"))
 
 
 class MotionVLAPolicy(PreTrainedPolicy):
@@ -209,6 +225,8 @@ class MotionVLAPolicy(PreTrainedPolicy):
                     raise CheckpointError(f"{path / CONFIG_FILE}: unreadable policy config ({e})") from e
             # A checkpoint written before the motion head's newer options: the head it was trained with.
             restore_legacy_motion_options(config, path / CONFIG_FILE)
+        if config is not None:
+            config = experts_in_this_process(config, pretrained_name_or_path)
         kwargs.pop("strict", None)
         return super().from_pretrained(pretrained_name_or_path, config=config, strict=True, **kwargs)
 

@@ -31,6 +31,24 @@ def test_round_trip_gives_identical_actions(saved):
     assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("dispatcher", ["ep", "llep"])
+def test_an_expert_parallel_checkpoint_acts_on_one_process(saved, capsys, dispatcher):
+    # What a torchrun / accelerate training with ep or llep saves: every expert's weights (gathered), and the
+    # dispatcher in config.json. One process has no group to spread the experts over: it holds them all.
+    policy, path = saved
+    config = json.loads((path / "config.json").read_text())
+    config["moe"]["dispatcher"] = dispatcher
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = MotionVLAPolicy.from_pretrained(path)
+    assert loaded.config.moe.dispatcher == "local" and loaded.config.moe.num_experts == 2
+    assert f"trained with --policy.moe.dispatcher={dispatcher}" in capsys.readouterr().err
+    obs = policy.config.fake_batch(2, with_targets=False, seed=3)
+    torch.manual_seed(7)
+    a = policy.predict_action_chunk(obs)
+    torch.manual_seed(7)
+    assert torch.equal(a, loaded.eval().predict_action_chunk(obs))
+
+
 def test_config_is_registered_with_lerobot(saved):
     _, path = saved
     assert "motionvla" in PreTrainedConfig.get_known_choices()
