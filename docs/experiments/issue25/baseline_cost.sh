@@ -1,0 +1,36 @@
+# The lerobot baselines' budget rule (docs/experiments/motion_ablation.md, "lerobot baselines: the protocol"):
+# CPU-seconds per optimizer step of lerobot-train for ACT and Diffusion Policy at lerobot's defaults (+ COMMON of
+# benchmarks/lerobot_baselines.py, DDIM 10 for Diffusion Policy), 30 steps then 60 steps on the 30 demos of the
+# first task recorded, batch 8, one thread, nothing else running; per step = (CPU(60) - CPU(30)) / 30, so start-up
+# cancels.
+# Writes outputs/exp25/baseline_cost/<type>_<steps>.time (/usr/bin/time -v) and prints the per-step figures.
+# usage: bash docs/experiments/issue25/baseline_cost.sh
+cd "$(git rev-parse --show-toplevel)"
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 WANDB_MODE=offline HF_HUB_OFFLINE=1 MUJOCO_GL=egl
+OUT=outputs/exp25/baseline_cost
+mkdir -p $OUT
+COMMON="--policy.pretrained_backbone_weights=null --policy.device=cpu --policy.push_to_hub=false --wandb.enable=false --num_workers=0"
+EPISODES=$(.venv/bin/python -c "print(','.join(map(str, range(30))))")   # the first task: tasks were recorded one after another
+for type in act diffusion; do
+  extra=""; [ $type = diffusion ] && extra="--policy.noise_scheduler_type=DDIM --policy.num_inference_steps=10"
+  for steps in 30 60; do
+    [ -f $OUT/${type}_$steps.time ] && continue
+    rm -rf $OUT/${type}_$steps
+    /usr/bin/time -v -o $OUT/${type}_$steps.time.tmp .venv/bin/lerobot-train --dataset.repo_id=local/quickstart \
+        --dataset.root=outputs/exp24/demos --policy.type=$type --steps=$steps --batch_size=8 --save_freq=$steps \
+        --log_freq=10 --seed=0 --output_dir=$OUT/${type}_$steps "--dataset.episodes=[$EPISODES]" $COMMON $extra \
+        > $OUT/${type}_$steps.log 2>&1 && mv $OUT/${type}_$steps.time.tmp $OUT/${type}_$steps.time
+  done
+done
+.venv/bin/python - <<'PY'
+import re
+from pathlib import Path
+out = Path("outputs/exp25/baseline_cost")
+def cpu(name):
+    text = (out / f"{name}.time").read_text()
+    return sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", text).group(1)) for k in ("User", "System"))
+for t in ("act", "diffusion"):
+    per_step = (cpu(f"{t}_60") - cpu(f"{t}_30")) / 30
+    print(f"{t}: {cpu(t + '_30'):.1f} CPU-s for 30 steps, {cpu(t + '_60'):.1f} for 60: {per_step:.2f} CPU-s per step; "
+          f"290 CPU-s per task buys {290 / per_step:.0f} steps, 1750 CPU-s (multi-task) {1750 / per_step:.0f}")
+PY
