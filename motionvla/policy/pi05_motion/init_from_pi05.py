@@ -7,7 +7,7 @@ motion head freshly initialised), its config, and lerobot's π0.5 processors bui
 flow-target step in place (lerobot-train then overrides their statistics, device and rename map as usual).
 
     python -m motionvla.policy.pi05_motion.init_from_pi05 --pretrained=lerobot/pi05_base \
-        --repo_id=lerobot/libero --out=outputs/pi05_motion_init [--empty_cameras=1 --motion_frames=4 ...]
+        --dataset.repo_id=lerobot/libero --output_dir=outputs/pi05_motion_init [--empty_cameras=1 --motion_frames=4 ...]
 
 The motion settings given here are baked into the saved flow-target step: pass lerobot-train the same ones.
 """
@@ -15,6 +15,7 @@ The motion settings given here are baked into the saved flow-target step: pass l
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,32 @@ def init_from_pi05(pretrained: str, dataset_features: dict[str, dict], dataset_s
     return out
 
 
-def main(argv: list[str] | None = None) -> Path:
+# The names used before lerobot's (one release of deprecation notes, as `motionvla train` gives).
+OLD_NAMES = {"--repo_id": "--dataset.repo_id", "--root": "--dataset.root", "--out": "--output_dir"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with lerobot-train's names for what both have (``--dataset.repo_id``, ``--dataset.root``,
+    ``--output_dir``); the old names still work with one note each on stderr."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pretrained", default="lerobot/pi05_base", help="π0.5 checkpoint: hub id or folder")
-    parser.add_argument("--repo_id", required=True, help="the LeRobotDataset to fine-tune on (its features, stats)")
-    parser.add_argument("--root", default=None, help="local root of that dataset")
-    parser.add_argument("--out", required=True, help="folder to write (then --policy.pretrained_path=OUT)")
+    parser.add_argument("--dataset.repo_id", "--repo_id", dest="repo_id", required=True,
+                        help="the LeRobotDataset to fine-tune on (its features, stats)")
+    parser.add_argument("--dataset.root", "--root", dest="root", default=None, help="local root of that dataset")
+    parser.add_argument("--output_dir", "--out", dest="out", required=True,
+                        help="folder to write (then --policy.pretrained_path=OUTPUT_DIR)")
     for name, kind in OPTIONS.items():
         parser.add_argument(f"--{name}", type=kind, default=None)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    for old, new in OLD_NAMES.items():
+        if any(a == old or a.startswith(old + "=") for a in argv):
+            print(f"init_from_pi05: note: {old} is deprecated, use {new} (it will be removed in a later release)",
+                  file=sys.stderr)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(argv)
     from lerobot.datasets import LeRobotDatasetMetadata
 
     meta = LeRobotDatasetMetadata(args.repo_id, root=args.root)
