@@ -14,7 +14,8 @@ export WANDB_MODE ?= offline
 PYTEST_ARGS ?=
 # The suite runs in this many pytest-xdist worker processes (the docs blocks of one document stay in one worker:
 # tests/conftest.py); 0 runs it in one process. On this project's 2-core machine 2 workers take about two
-# thirds of the time of one (README, Tests).
+# thirds of the time of one (README, Tests). --durations: every run lists its 30 slowest tests, so a slower suite
+# shows where the time went.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test install libero ros check-system clean lock
@@ -23,7 +24,7 @@ demo: $(STAMP) check-system
 	$(VENV)/bin/motionvla quickstart
 
 test: $(STAMP) $(LIBERO_STAMP) $(ROS_STAMP) check-system
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
 
 install: $(STAMP)
 
