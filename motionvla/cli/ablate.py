@@ -28,6 +28,7 @@ from typing import Any
 from motionvla.cli.train import FLOW_ALIASES
 from motionvla.configs import format_config
 from motionvla.configs.parsing import config_to_dict
+from motionvla.configs.parsing import given_keys
 from motionvla.errors import UserError
 from motionvla.policy.configuration_motionvla import MotionVLAConfig
 from motionvla.train.config import LoopRunConfig, loop_group_spellings
@@ -101,6 +102,9 @@ def parse_grid(cfg: Config) -> tuple[list[str], list[str]]:
     if cfg.dataset.episodes.strip():
         raise UserError("--dataset.episodes: each run trains on its regime's episodes; choose them with --regimes "
                         "(demos per task)")
+    if "train.seed" in (given_keys(cfg) or ()):
+        raise UserError("--train.seed: each run of the grid gets its own seed (0 .. --seeds minus 1, paired across "
+                        "arms); choose how many with --seeds")
     return arms, regimes
 
 

@@ -100,3 +100,10 @@ def test_missing_dataset_is_a_one_line_error_and_the_old_names_still_work(tmp_pa
 def test_episodes_are_the_regimes_not_an_option(tmp_path, capsys):
     assert main(["ablate", "--dataset.episodes=0:5", f"--output_dir={tmp_path / 'o'}"]) == 2
     assert "choose them with --regimes" in capsys.readouterr().err
+
+
+def test_a_training_seed_is_the_grids_not_an_option(tmp_path, capsys):
+    assert main(["ablate", "--train.seed=3", f"--output_dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err
+    assert "--train.seed: each run of the grid gets its own seed" in err and "--seeds" in err
+    assert not (tmp_path / "o").exists()
