@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from motionvla.evaluation.paired import paired_difference, seed_level_difference, seed_table, verdict
+from motionvla.evaluation.paired import paired_difference, seed_level_difference, sample_std, seed_table, verdict
 from motionvla.utils.atomic import atomic_write_json, atomic_write_text
 
 BASELINE_ARM = "action-only"
@@ -27,8 +27,7 @@ def summarize(results: dict[tuple[str, str, int], dict[str, Any]], arms: list[st
         entry: dict[str, Any] = {"arms": {arm: seed_table(runs) for arm, runs in by_arm.items() if runs}, "paired": {}}
         probes = {arm: [results[(regime, arm, s)]["probe_r2"] for s in range(seeds)
                         if "probe_r2" in results.get((regime, arm, s), {})] for arm in arms}
-        entry["probe_r2"] = {arm: {"mean": float(np.mean(v)),
-                                   "std": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"), "seeds": len(v)}
+        entry["probe_r2"] = {arm: {"mean": float(np.mean(v)), "std": sample_std(v), "seeds": len(v)}
                              for arm, v in probes.items() if v}
         if BASELINE_ARM in by_arm and by_arm[BASELINE_ARM]:
             for arm in arms:

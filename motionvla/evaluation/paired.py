@@ -91,13 +91,16 @@ def verdict(diff: Mapping[str, float]) -> str:
     return f"no effect detectable at this scale ({diff['mean']:+.1f} points, interval {interval})"
 
 
+def sample_std(values: Sequence[float]) -> float:
+    """The sample standard deviation (n - 1: the seeds are a sample of the seeds a user could draw; what the recipe's
+    "sd <= 5" target uses), NaN for a single value."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
 def seed_table(runs: Mapping[int, Mapping], tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-    """``{task or "overall": {"mean", "std"}}`` of success % over training seeds. ``std`` is the sample standard
-    deviation (n - 1: the seeds are a sample of the seeds a user could draw; what the recipe's "sd <= 5" target and
-    the probe's R² use too), NaN for a single seed."""
+    """``{task or "overall": {"mean", "std"}}`` of success % over training seeds (``std``: :func:`sample_std`)."""
     infos = list(runs.values())
     tasks = list(tasks or infos[0]["per_task"])
     rows = {task: [i["per_task"][task]["pc_success"] for i in infos] for task in tasks}
     rows["overall"] = [i["overall"]["pc_success"] for i in infos]
-    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")}
-            for k, v in rows.items()}
+    return {k: {"mean": float(np.mean(v)), "std": sample_std(v)} for k, v in rows.items()}

@@ -22,6 +22,7 @@ from typing import Any
 from lerobot.configs import FeatureType
 from lerobot.utils.feature_utils import dataset_to_policy_features
 
+from motionvla.configs.parsing import apply_aliases
 from motionvla.policy.pi05_motion.configuration_pi05_motion import PI05MotionConfig
 
 # Config fields settable from the command line, with their types; they shape the saved processors.
@@ -60,8 +61,8 @@ def init_from_pi05(pretrained: str, dataset_features: dict[str, dict], dataset_s
     return out
 
 
-# The names used before lerobot's (one release of deprecation notes, as `motionvla train` gives).
-OLD_NAMES = {"--repo_id": "--dataset.repo_id", "--root": "--dataset.root", "--out": "--output_dir"}
+# The names used before lerobot's: one release of deprecation notes, through the parser's alias mechanism.
+OLD_NAMES = {"repo_id": "dataset.repo_id", "root": "dataset.root", "out": "output_dir"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,18 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ``--output_dir``); the old names still work with one note each on stderr."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pretrained", default="lerobot/pi05_base", help="π0.5 checkpoint: hub id or folder")
-    parser.add_argument("--dataset.repo_id", "--repo_id", dest="repo_id", required=True,
+    parser.add_argument("--dataset.repo_id", dest="repo_id", required=True,
                         help="the LeRobotDataset to fine-tune on (its features, stats)")
-    parser.add_argument("--dataset.root", "--root", dest="root", default=None, help="local root of that dataset")
-    parser.add_argument("--output_dir", "--out", dest="out", required=True,
+    parser.add_argument("--dataset.root", dest="root", default=None, help="local root of that dataset")
+    parser.add_argument("--output_dir", dest="out", required=True,
                         help="folder to write (then --policy.pretrained_path=OUTPUT_DIR)")
     for name, kind in OPTIONS.items():
         parser.add_argument(f"--{name}", type=kind, default=None)
-    argv = sys.argv[1:] if argv is None else argv
-    for old, new in OLD_NAMES.items():
-        if any(a == old or a.startswith(old + "=") for a in argv):
-            print(f"init_from_pi05: note: {old} is deprecated, use {new} (it will be removed in a later release)",
-                  file=sys.stderr)
+    argv, notes = apply_aliases(sys.argv[1:] if argv is None else argv, OLD_NAMES)
+    for note in notes:
+        print(f"init_from_pi05: {note}", file=sys.stderr)
     return parser.parse_args(argv)
 
 
