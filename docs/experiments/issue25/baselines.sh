@@ -1,0 +1,33 @@
+# The lerobot baselines, primary protocol (docs/experiments/motion_ablation.md, "lerobot baselines: the protocol"):
+# ACT and Diffusion Policy per task, ACT multi-task, lerobot's defaults (+ COMMON of benchmarks/lerobot_baselines.py),
+# batch 8, the 30 demos per task of outputs/exp24/demos, evaluated with motionvla eval on env seeds 1000-1019 (20 per
+# task). Steps per model = 290 CPU-s per task (1,750 for the multi-task model) / the CPU-seconds per step that
+# baseline_cost.sh measured (run it first, on idle cores). Resumable: a finished model or evaluation is skipped.
+# usage: bash docs/experiments/issue25/baselines.sh ARM SEED...   (ARM: act_per_task, diffusion_per_task, act_multitask)
+cd "$(git rev-parse --show-toplevel)"
+export MUJOCO_GL=egl OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 WANDB_MODE=offline HF_HUB_OFFLINE=1 PYTHONPATH=${SNAP:-.}
+PY=${PY:-.venv/bin/python}
+arm=$1; shift
+case $arm in
+  act_per_task) type=act; budget=290 ;;
+  diffusion_per_task) type=diffusion; budget=290 ;;
+  act_multitask) type=act; budget=1750 ;;
+  *) echo "unknown arm $arm (act_per_task, diffusion_per_task, act_multitask)"; exit 2 ;;
+esac
+steps=$($PY - "$type" "$budget" <<'PY'
+import re, sys
+from pathlib import Path
+out = Path("outputs/exp25/baseline_cost")
+def cpu(name):
+    text = (out / f"{name}.time").read_text()  # missing: run baseline_cost.sh first
+    return sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", text).group(1)) for k in ("User", "System"))
+kind, budget = sys.argv[1], float(sys.argv[2])
+print(round(budget / ((cpu(f"{kind}_60") - cpu(f"{kind}_30")) / 30)))
+PY
+) || exit 2
+for seed in "$@"; do
+  echo "$arm seed $seed: $steps steps per model"
+  $PY -P benchmarks/lerobot_baselines.py --demos=outputs/exp24/demos --out=outputs/exp25/baselines/seed$seed \
+      --arms=$arm --steps=$steps --seed=$seed --eval_seed=1000 --eval_episodes=20
+done
+echo BASELINES $arm DONE
