@@ -44,14 +44,47 @@ for seed in range(5):
                                         "train_seconds": json.loads(result_file.read_text())["train_seconds"]}) + "\n")
         if copy.exists():
             results[(regime, arm, seed)] = json.loads(copy.read_text())
+# The lerobot baselines (baselines.sh: outputs/exp25/baselines/seed<s>/<arm>/, one model per task or one for all;
+# the 30-demo regime only): each model's per-task evaluations merged into one eval_info per training seed. Their
+# training seeds share nothing with ours, so the pairing with action-only's seed s is by env seed only (the
+# protocol in motion_ablation.md).
+BASELINES = {"lerobot ACT (per task)": "act_per_task", "lerobot Diffusion Policy (per task)": "diffusion_per_task",
+             "lerobot ACT (multi-task)": "act_multitask"}
+
+
+def merged_baseline(arm_dir: Path) -> dict | None:
+    """One eval_info over the six tasks from a finished baseline arm's per-task evaluations (None if unfinished)."""
+    if not (arm_dir / "result.json").exists():
+        return None
+    result = json.loads((arm_dir / "result.json").read_text())
+    per_task = {}
+    for info_file in sorted(arm_dir.glob("*/eval_*/eval_info.json")):
+        per_task.update(json.loads(info_file.read_text())["per_task"])
+    episodes = [e for row in per_task.values() for e in row["episodes"]]
+    overall = {"pc_success": round(100.0 * sum(e["success"] for e in episodes) / len(episodes), 2),
+               "n_episodes": len(episodes)}
+    return {"eval": {"per_task": per_task, "overall": overall}, "train_seconds": result["train_seconds"],
+            "steps": result["steps"]}
+
+
+if regime == "30" and n == "5":  # the baselines run with their own n_action_steps, kept under n5
+    for seed in range(5):
+        for arm, name in BASELINES.items():
+            copy = kept / f"{arm}_seed{seed}.json".replace(" ", "_")
+            merged = merged_baseline(root / "baselines" / f"seed{seed}" / name)
+            if merged is not None:
+                kept.mkdir(parents=True, exist_ok=True)
+                copy.write_text(json.dumps(merged) + "\n")
+            if copy.exists():
+                results[(regime, arm, seed)] = json.loads(copy.read_text())
 # The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
 probe_file = Path("docs/experiments/issue25/probe.json")
 probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() and regime == "30" else {}
 PROBE_NAMES = {"action-only": "action_only", "dual-head": "dual_head", "dual-head-forecaster": "forecaster"}
 for (_, arm, seed), entry in results.items():
-    if f"{PROBE_NAMES[arm]}_seed{seed}" in probe:
+    if f"{PROBE_NAMES.get(arm)}_seed{seed}" in probe:
         entry["probe_r2"] = probe[f"{PROBE_NAMES[arm]}_seed{seed}"]["r2"]
-arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster") if any(k[1] == a for k in results)]
+arms = [a for a in ("action-only", "dual-head", "dual-head-forecaster", *BASELINES) if any(k[1] == a for k in results)]
 seeds = sorted({s for (_, _, s) in results})
 out = Path(f"docs/experiments/issue25/ablation_n{n}" if regime == "30" else f"docs/experiments/issue25/regime10_n{n}")
 demos = ("training demos outputs/exp24/demos (30 per task). Dual-head = the sfw head, motion_weight 0.1; "
