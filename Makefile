@@ -24,7 +24,7 @@ demo: $(STAMP) check-system
 	$(VENV)/bin/motionvla quickstart
 
 test: $(STAMP) $(LIBERO_STAMP) $(ROS_STAMP) check-system
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=30 $(PYTEST_ARGS)
 
 install: $(STAMP)
 

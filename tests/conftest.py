@@ -63,12 +63,34 @@ def tiny_shards(synth_set, tmp_path_factory):
     return out
 
 
+# Folders whose files share expensive session fixtures (the ROS scenarios' network namespace, policy server and
+# checkpoint): their tests go to one xdist worker together, or each worker would build those fixtures again.
+SHARED_SESSION_FOLDERS = ("tests/deploy/ros/",)
+
+
+# tryfirst: xdist's own collection hook (in each worker) turns the ``xdist_group`` marks into scheduling units, so
+# the marks must be added before it runs. (Grouping also needs pytest < 9.2: pyproject.toml, tests/test_xdist_groups.py.)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Order for `make test` (pytest-xdist, ``--dist loadgroup``): files with a test marked ``slow`` first, since the
-    workers are handed tests in this order and a long one handed out last would leave the other worker idle at the
-    end (the sort is stable: each file's tests stay together and in order). The docs blocks carry their own
-    ``xdist_group`` (one per document: its blocks share a working folder); every other test is handed out on its own,
-    so a module fixture may be built in both workers — measured faster here than one file per worker (README, Tests).
+    """Scheduling for `make test` (pytest-xdist, ``--dist loadgroup --no-loadscope-reorder``). A test that uses a
+    module-scoped fixture is grouped with the rest of its file (one group per folder of
+    :data:`SHARED_SESSION_FOLDERS`), so each such fixture (a training run, a ROS scenario: up to two minutes) is built
+    in one worker only; the docs blocks carry their own group (one per document: they share a working folder); every
+    other test is handed out on its own. xdist hands out groups and tests in this order: the long ones first (files
+    with a test marked ``slow``, the docs blocks), so that a long one handed out last does not leave the other worker
+    idle at the end; the sort is stable, so each file's tests stay together and in order.
     """
-    slow_files = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_files)
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.nodeid.split("::", 1)[0]
+        folder = next((f for f in SHARED_SESSION_FOLDERS if path.startswith(f)), None)
+        fixtures = getattr(item, "_fixtureinfo", None)
+        module_scoped = fixtures is not None and any(
+            d.scope == "module" for defs in fixtures.name2fixturedefs.values() for d in defs)
+        if folder is not None or module_scoped:
+            item.add_marker(pytest.mark.xdist_group(folder or path))
+    long_files = {item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")}
+    long_files.add("tests/docs/test_docs_blocks.py")
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in long_files)
+
