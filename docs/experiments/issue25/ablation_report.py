@@ -71,7 +71,9 @@ if regime == "30" and n == "5":  # the baselines run with their own n_action_ste
     for seed in range(5):
         for arm, name in BASELINES.items():
             copy = kept / f"{arm}_seed{seed}.json".replace(" ", "_")
-            merged = merged_baseline(root / "baselines" / f"seed{seed}" / name)
+            # outputs/ first, else the copies keep_baselines.sh commits (the same layout)
+            merged = (merged_baseline(root / "baselines" / f"seed{seed}" / name)
+                      or merged_baseline(Path("docs/experiments/issue25/results/baselines") / f"seed{seed}" / name))
             if merged is not None:
                 kept.mkdir(parents=True, exist_ok=True)
                 copy.write_text(json.dumps(merged) + "\n")
