@@ -12,10 +12,10 @@ ROS_STAMP := $(ROS_VENV)/.motionvla-ros-installed
 export MUJOCO_GL ?= egl
 export WANDB_MODE ?= offline
 PYTEST_ARGS ?=
-# The suite runs in this many pytest-xdist worker processes (the docs blocks of one document stay in one worker:
-# tests/conftest.py); 0 runs it in one process. On this project's 2-core machine 2 workers take about two
-# thirds of the time of one (README, Tests). --durations: every run lists its 30 slowest tests, so a slower suite
-# shows where the time went.
+# The suite runs in this many pytest-xdist worker processes; 0 runs it in one process. Its groups (a document's docs
+# blocks, a file with a module fixture: tests/conftest.py) go to one worker each, in the conftest's order (long
+# first, hence --no-loadscope-reorder). --durations: every run lists its 30 slowest tests, so a slower suite shows
+# where the time went (README, Tests).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test install libero ros check-system clean lock
