@@ -70,7 +70,7 @@ def merged_baseline(arm_dir: Path) -> dict | None:
 if regime == "30" and n == "5":  # the baselines run with their own n_action_steps, kept under n5
     for seed in range(5):
         for arm, name in BASELINES.items():
-            copy = kept / f"{arm}_seed{seed}.json".replace(" ", "_")
+            copy = kept / f"lerobot_{name}_seed{seed}.json"
             # outputs/ first, else the copies keep_baselines.sh commits (the same layout)
             merged = (merged_baseline(root / "baselines" / f"seed{seed}" / name)
                       or merged_baseline(Path("docs/experiments/issue25/results/baselines") / f"seed{seed}" / name))
@@ -79,6 +79,11 @@ if regime == "30" and n == "5":  # the baselines run with their own n_action_ste
                 copy.write_text(json.dumps(merged) + "\n")
             if copy.exists():
                 results[(regime, arm, seed)] = json.loads(copy.read_text())
+    # An arm joins the report once its three planned seeds (0-2) are all done; until then its copies wait on disk.
+    for arm in BASELINES:
+        if not all((regime, arm, s) in results for s in range(3)):
+            for s in range(5):
+                results.pop((regime, arm, s), None)
 # The backbone probe (probe.sh -> probe.json, the same ridge probe `ablate --probe_frames` runs): R² per run.
 probe_file = Path("docs/experiments/issue25/probe.json")
 probe = json.loads(probe_file.read_text())["r2"] if probe_file.exists() and regime == "30" else {}
