@@ -22,15 +22,4 @@ for type in act diffusion; do
         > $OUT/${type}_$steps.log 2>&1 && mv $OUT/${type}_$steps.time.tmp $OUT/${type}_$steps.time
   done
 done
-.venv/bin/python - <<'PY'
-import re
-from pathlib import Path
-out = Path("outputs/exp25/baseline_cost")
-def cpu(name):
-    text = (out / f"{name}.time").read_text()
-    return sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", text).group(1)) for k in ("User", "System"))
-for t in ("act", "diffusion"):
-    per_step = (cpu(f"{t}_60") - cpu(f"{t}_30")) / 30
-    print(f"{t}: {cpu(t + '_30'):.1f} CPU-s for 30 steps, {cpu(t + '_60'):.1f} for 60: {per_step:.2f} CPU-s per step; "
-          f"290 CPU-s per task buys {290 / per_step:.0f} steps, 1750 CPU-s (multi-task) {1750 / per_step:.0f}")
-PY
+.venv/bin/python docs/experiments/issue25/baseline_budget.py

@@ -14,17 +14,7 @@ case $arm in
   act_multitask) type=act; budget=1750 ;;
   *) echo "unknown arm $arm (act_per_task, diffusion_per_task, act_multitask)"; exit 2 ;;
 esac
-steps=$($PY - "$type" "$budget" <<'PY'
-import re, sys
-from pathlib import Path
-out = Path("outputs/exp25/baseline_cost")
-def cpu(name):
-    text = (out / f"{name}.time").read_text()  # missing: run baseline_cost.sh first
-    return sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", text).group(1)) for k in ("User", "System"))
-kind, budget = sys.argv[1], float(sys.argv[2])
-print(round(budget / ((cpu(f"{kind}_60") - cpu(f"{kind}_30")) / 30)))
-PY
-) || exit 2
+steps=$($PY docs/experiments/issue25/baseline_budget.py "$type" "$budget") || exit 2
 for seed in "$@"; do
   echo "$arm seed $seed: $steps steps per model"
   $PY -P benchmarks/lerobot_baselines.py --demos=outputs/exp24/demos --out=outputs/exp25/baselines/seed$seed \
