@@ -12,6 +12,7 @@ import ast
 import re
 import sys
 import tomllib
+from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -64,10 +65,15 @@ def imported(folders: list[str], own: set[str]) -> dict[str, set[str]]:
     return found
 
 
+@cache  # it reads every installed distribution's file list (~1 s here): once, not once per imported module
+def _module_to_distributions() -> dict[str, list[str]]:
+    return packages_distributions()
+
+
 def distribution(module: str) -> str:
     if module in KNOWN:
         return KNOWN[module]
-    dists = packages_distributions().get(module)
+    dists = _module_to_distributions().get(module)
     if not dists:
         raise AssertionError(f"no installed distribution provides the module {module!r}: add it to KNOWN with its "
                              f"distribution name")
