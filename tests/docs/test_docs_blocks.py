@@ -85,18 +85,36 @@ QUICKSTART = ["quickstart", "--output_dir=outputs/quickstart", "--demos.tasks=pu
 
 
 # Session scope: under xdist the documents' groups of this module alternate with other files in a worker, and a
-# module fixture would be built again at each return (the quickstart inside it costs about half a minute).
+# module fixture would be built again at each return (the quickstart inside it costs about half a minute). Under
+# xdist the workers share one world: the first to need it builds it in the run's common temporary folder (the
+# workers' folders are inside it) while a file lock holds the other back; blocks only read it (folder_for copies).
 @pytest.fixture(scope="session")
-def world(tmp_path_factory, tiny_shards, tiny_policy_args) -> Path:
+def world(tmp_path_factory, tiny_policy_args, request) -> Path:
     """The outputs the run blocks read, small: the quickstart's, a forecaster, prep shards. Paths inside them are
     relative (made from the folder above ``outputs``), as a user's are, so a copy of it works where it lands."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: its own folder (the parent is shared across runs)
+        return build_world(tmp_path_factory.mktemp("docs_world"), request.getfixturevalue("tiny_shards"),
+                           tiny_policy_args)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # this run's pytest-N, common to its workers
+    with FileLock(str(shared / "docs_world.lock")):
+        if not (shared / "docs_world" / "complete").exists():
+            shutil.rmtree(shared / "docs_world", ignore_errors=True)  # a build that failed in the other worker
+            build_world(shared / "docs_world", request.getfixturevalue("tiny_shards"), tiny_policy_args)
+            (shared / "docs_world" / "complete").touch()
+    return shared / "docs_world" / "outputs"
+
+
+def build_world(folder: Path, tiny_shards: Path, tiny_policy_args: list[str]) -> Path:
+    """Builds the world's ``outputs`` in ``folder`` -> that ``outputs`` folder."""
     import torch
 
     from motionvla.flow_forecast import FlowForecastPipeline, FlowForecaster
     from motionvla.flow_forecast.configuration import ForecasterConfig
 
-    root = tmp_path_factory.mktemp("docs_world") / "outputs"
-    root.mkdir()
+    root = folder / "outputs"
+    root.mkdir(parents=True)
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "motionvla.cli.main", *QUICKSTART, *tiny_policy_args],
                           cwd=root.parent, env=env, capture_output=True, text=True, timeout=280)
