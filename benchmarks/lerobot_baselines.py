@@ -2,9 +2,10 @@
 the same tabletop demos, evaluated with ``motionvla eval`` on the same env seeds as our policy.
 
 Arms: ``act_per_task`` and ``diffusion_per_task`` (one model per task, trained on that task's episodes only,
-since they read no instruction) and ``act_multitask`` (one model on all demos; it cannot tell the tasks apart
-except from the scene). ``--steps`` are optimizer steps per model: give the per-task arms the same CPU budget
-per task as the policy they are compared with (measure steps/s first; the script records each training's wall
+since they read no instruction), ``act_multitask`` (one model on all demos; it cannot tell the tasks apart
+except from the scene) and ``act_small_per_task`` (ACT sized for a CPU: 256 wide, chunk 10, 5 executed).
+``--steps`` are optimizer steps per model: give the per-task arms the same CPU budget per task as the policy they
+are compared with (measure steps/s first; the script records each training's wall
 time in the result). lerobot's defaults otherwise, except what this machine needs: no pretrained ResNet weights
 (nothing downloads here), the CPU device, and DDIM sampling with 10 steps for Diffusion Policy (see ARMS).
 
@@ -32,6 +33,10 @@ ARMS = {
     # steps takes minutes per episode (measured here: two episodes unfinished after 10 minutes).
     "diffusion_per_task": ("diffusion", True, ["--policy.noise_scheduler_type=DDIM", "--policy.num_inference_steps=10"]),
     "act_multitask": ("act", False, []),
+    # The secondary baseline (docs/experiments/motion_ablation.md): ACT sized for a CPU budget, with our recipe's
+    # chunk (10 actions, 5 executed) instead of lerobot's 100; lerobot's defaults otherwise.
+    "act_small_per_task": ("act", True, ["--policy.chunk_size=10", "--policy.n_action_steps=5",
+                                         "--policy.dim_model=256", "--policy.dim_feedforward=1024"]),
 }
 # What every arm needs on this machine: no download of ImageNet weights, CPU.
 COMMON = ["--policy.pretrained_backbone_weights=null", "--policy.device=cpu", "--policy.push_to_hub=false",
