@@ -55,10 +55,12 @@ def episodes_by_task(root: str, repo_id: str) -> dict[str, list[int]]:
     return out
 
 
-def train(args: argparse.Namespace, policy_type: str, episodes: list[int] | None, out: Path, extra: list[str]) -> float:
-    """``lerobot-train`` into ``out`` (skipped if its last checkpoint exists) -> wall seconds (0 if skipped)."""
+def train(args: argparse.Namespace, policy_type: str, episodes: list[int] | None, out: Path,
+          extra: list[str]) -> float | None:
+    """``lerobot-train`` into ``out`` (skipped if its last checkpoint exists) -> wall seconds, None if skipped (the
+    model was trained by an earlier invocation, whose time is not known here)."""
     if (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").exists():
-        return 0.0
+        return None
     cmd = [str(Path(sys.executable).with_name("lerobot-train")), f"--dataset.repo_id={args.demos_repo_id}",
            f"--dataset.root={args.demos}", f"--policy.type={policy_type}", f"--steps={args.steps}",
            f"--batch_size={args.batch_size}", f"--save_freq={args.steps}", f"--log_freq={max(1, args.steps // 10)}",
@@ -121,7 +123,8 @@ def main() -> int:
         for group, tasks in groups.items():
             episodes = by_instruction[TASKS[group].instruction] if per_task else None
             run_dir = arm_dir / group
-            result["train_seconds"][group] = round(train(args, policy_type, episodes, run_dir / "train", options), 1)
+            seconds = train(args, policy_type, episodes, run_dir / "train", options)
+            result["train_seconds"][group] = None if seconds is None else round(seconds, 1)
             checkpoint = run_dir / "train" / "checkpoints" / "last" / "pretrained_model"
             for task in tasks:
                 info = evaluate(args, checkpoint, f"tabletop/{task}", run_dir / f"eval_{task}")
