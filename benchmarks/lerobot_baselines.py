@@ -58,7 +58,7 @@ def episodes_by_task(root: str, repo_id: str) -> dict[str, list[int]]:
 def train(args: argparse.Namespace, policy_type: str, episodes: list[int] | None, out: Path,
           extra: list[str]) -> float | None:
     """``lerobot-train`` into ``out`` (skipped if its last checkpoint exists) -> wall seconds, None if skipped (the
-    model was trained by an earlier invocation, whose time is not known here)."""
+    model was trained by an earlier invocation: main keeps the time that invocation recorded, if it got that far)."""
     if (out / "checkpoints" / "last" / "pretrained_model" / "model.safetensors").exists():
         return None
     cmd = [str(Path(sys.executable).with_name("lerobot-train")), f"--dataset.repo_id={args.demos_repo_id}",
@@ -119,12 +119,20 @@ def main() -> int:
         options = [*arm_options, *extra]
         result = {"arm": arm, "steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
                   "eval_seed": args.eval_seed, "options": options, "train_seconds": {}, "per_task": {}}
+        # training times of models an earlier invocation trained (a resumed arm skips them): kept, not lost
+        earlier = json.loads((arm_dir / "result.json").read_text())["train_seconds"] if (
+            arm_dir / "result.json").exists() else {}
         groups = {n: [n] for n in names} if per_task else {"all": names}
         for group, tasks in groups.items():
             episodes = by_instruction[TASKS[group].instruction] if per_task else None
             run_dir = arm_dir / group
             seconds = train(args, policy_type, episodes, run_dir / "train", options)
-            result["train_seconds"][group] = None if seconds is None else round(seconds, 1)
+            if seconds is not None:  # beside the model, so that a resumed arm still knows it
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "train_seconds.json").write_text(json.dumps(round(seconds, 1)) + "\n")
+            elif (run_dir / "train_seconds.json").exists():
+                seconds = json.loads((run_dir / "train_seconds.json").read_text())
+            result["train_seconds"][group] = earlier.get(group) if seconds is None else round(seconds, 1)
             checkpoint = run_dir / "train" / "checkpoints" / "last" / "pretrained_model"
             for task in tasks:
                 info = evaluate(args, checkpoint, f"tabletop/{task}", run_dir / f"eval_{task}")
