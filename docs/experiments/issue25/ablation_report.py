@@ -49,7 +49,7 @@ for seed in range(5):
 # training seeds share nothing with ours, so the pairing with action-only's seed s is by env seed only (the
 # protocol in motion_ablation.md).
 BASELINES = {"lerobot ACT (per task)": "act_per_task", "lerobot Diffusion Policy (per task)": "diffusion_per_task",
-             "lerobot ACT (multi-task)": "act_multitask"}
+             "lerobot ACT (multi-task)": "act_multitask", "lerobot ACT, CPU-sized (per task)": "act_small_per_task"}
 
 
 def merged_baseline(arm_dir: Path) -> dict | None:
