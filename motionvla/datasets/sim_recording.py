@@ -239,13 +239,15 @@ def record_demos(cfg: RecordDemosConfig) -> dict[str, Any]:
     Returns the summary also written to ``<out>/meta/motionvla_recording.json``: per task the seeds and
     lengths of recorded episodes and of failed attempts, and the totals.
     """
-    from lerobot.datasets.aggregate import aggregate_datasets
-
     tasks = resolve_tasks(cfg.env, cfg.tasks)
     out = _prepare_out_dir(cfg)
-    _quiet_libraries()
     parts_root = out / RECORDING_DIR / "parts"
     parts = plan_parts(cfg, tasks, parts_root)
+    # after the checks above: importing lerobot's datasets (torch, datasets, pandas) takes ~10 CPU-s, and a
+    # mistyped task or a taken folder is answered at once
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    _quiet_libraries()
     finished = {p.name: json.loads(_done_marker(p).read_text()) for p in parts if _done_marker(p).exists()}
     todo = [p for p in parts if p.name not in finished]
     start = time.perf_counter()
