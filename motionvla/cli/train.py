@@ -98,15 +98,18 @@ def refuse_single_process_expert_parallel(cfg: Config) -> None:
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.train import make_accelerator, train
     from motionvla.train.checkpoint import refuse_taken_output
-    from motionvla.train.lerobot_config import lerobot_train_config
-    from motionvla.train.policy_data import make_preprocess, make_save_extra
-    from motionvla.train.prepare import prepare
 
     refuse_not_honoured(given_keys(cfg))
     refuse_taken_output(cfg.output_dir, cfg.resume)  # before the dataset is opened
     refuse_single_process_expert_parallel(cfg)
+    # after the checks above, so that a mistake is answered at once: the model and data modules import
+    # transformers, diffusers and lerobot's policies (seconds)
+    from motionvla.train import make_accelerator, train
+    from motionvla.train.lerobot_config import lerobot_train_config
+    from motionvla.train.policy_data import make_preprocess, make_save_extra
+    from motionvla.train.prepare import prepare
+
     command = _command_line(cfg)  # before any dataclasses.replace, which drops the record of given options
     cfg, recipe_note = apply_tiny_recipe(cfg, given_keys(cfg))
     if cfg.policy.push_to_hub and not cfg.policy.repo_id:

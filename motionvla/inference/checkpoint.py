@@ -65,6 +65,8 @@ def load_lerobot_policy(folder: Path, device: str) -> tuple[Any, Any, Any]:
     kind = _policy_type(folder)
     if kind == "motionvla":
         import motionvla.policy  # noqa: F401 -- registers the type with lerobot
+    elif kind == "pi05_motion":
+        import motionvla.policy.pi05_motion  # noqa: F401 -- registers the type with lerobot
 
     try:
         config = PreTrainedConfig.from_pretrained(folder)

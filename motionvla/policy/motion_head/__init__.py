@@ -8,7 +8,17 @@
   :func:`motionvla.flow.codec_scale`.
 """
 
+import importlib
+from typing import Any
+
 from motionvla.policy.motion_head.config import EMPTY_CAMERA_MARK, MotionHeadConfig
-from motionvla.policy.motion_head.head import MotionHead
 
 __all__ = ["EMPTY_CAMERA_MARK", "MotionHead", "MotionHeadConfig"]
+
+
+# The module is imported on first use: the config (read by every command-line parser) must not pull in the DiT's
+# diffusers models, which take seconds to import.
+def __getattr__(name: str) -> Any:
+    if name == "MotionHead":
+        return importlib.import_module("motionvla.policy.motion_head.head").MotionHead
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,12 @@ lerobot imports it at start-up of ``lerobot-train`` / ``lerobot-eval``. It also 
 interactive first-run prompt.
 """
 
-import motionvla.policy  # noqa: F401 -- registration happens at import
+import motionvla.policy  # noqa: F401 -- registers the policy types' configs
+# the model and processor modules, which motionvla.policy imports on first use: lerobot's factory finds the policy
+# class through them, and a saved processor pipeline names the `motionvla_flow_targets` step they register
+import motionvla.policy.modeling_motionvla  # noqa: F401
+import motionvla.policy.processor_motionvla  # noqa: F401
+import motionvla.policy.pi05_motion  # noqa: F401 -- registers pi05_motion
 import sim_envs.tabletop.lerobot_env  # noqa: F401 -- `lerobot-eval --env.type=motionvla_tabletop`
 
 try:
