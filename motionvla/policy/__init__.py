@@ -27,7 +27,8 @@ _EXPORTS = {
     "make_motionvla_pre_post_processors": "motionvla.policy.processor_motionvla",
 }
 
-__all__ = sorted(["MoEConfig", "MotionVLAConfig", *_EXPORTS])
+__all__ = ["CheckpointError", "MoEConfig", "MotionVLAConfig", "MotionVLAPolicy", "load_processors",
+           "make_motionvla_pre_post_processors"]
 
 
 def __getattr__(name: str) -> Any:
