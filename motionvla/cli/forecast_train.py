@@ -100,14 +100,6 @@ def adapted_model_config(saved: ForecasterConfig, given: ForecasterConfig, remea
 
 
 def run(cfg: Config) -> dict[str, Any]:
-    from motionvla.flow_forecast.modeling import FlowForecaster
-    from motionvla.flow_forecast.training import (
-        check_compatible,
-        collate_forecast,
-        measure_flow_scale,
-        save_model_files,
-    )
-    from motionvla.train import make_accelerator, train
     from motionvla.train.checkpoint import refuse_taken_output
 
     explicit = given_keys(cfg)  # before any dataclasses.replace, which drops the record
@@ -118,6 +110,16 @@ def run(cfg: Config) -> dict[str, Any]:
     except ValueError:
         raise UserError(f"--weights must be comma-separated numbers, got {cfg.weights!r}") from None
     refuse_taken_output(cfg.output_dir, cfg.resume)  # before any data is read
+    # after the checks above, so that a mistake is answered at once: the model imports diffusers and transformers
+    from motionvla.flow_forecast.modeling import FlowForecaster
+    from motionvla.flow_forecast.training import (
+        check_compatible,
+        collate_forecast,
+        measure_flow_scale,
+        save_model_files,
+    )
+    from motionvla.train import make_accelerator, train
+
     loop = cfg.loop_config()
     accelerator = make_accelerator(loop)
     model_cfg = cfg.model

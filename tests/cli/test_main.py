@@ -40,9 +40,9 @@ def test_user_mistakes_give_one_line_and_no_traceback(tmp_path):
 
 
 def test_train_mistakes_are_answered_before_the_models_are_imported(tmp_path):
-    """An unknown option and a taken output folder are answered from the command line alone: the model and data
-    modules (transformers, diffusers' models, lerobot's policies and datasets: seconds of imports) are not loaded yet,
-    and neither are the record-demos recorder's."""
+    """An unknown option and a taken output folder are answered from the command line alone (train, forecast train,
+    record-demos): the model and data modules (transformers, diffusers' models, lerobot's policies and datasets:
+    seconds of imports) are not loaded yet."""
     (tmp_path / "run" / "checkpoints" / "000001").mkdir(parents=True)
     code = f"""
 import sys
@@ -50,13 +50,15 @@ from motionvla.cli.main import main
 codes = [main(["train", "--policy.chunksize=3"]),
          main(["train", "--dataset.root={tmp_path / 'no_dataset'}", "--dataset.repo_id=local/x",
                "--output_dir={tmp_path / 'run'}"]),
-         main(["record-demos", "--tasks=juggle", "--out={tmp_path / 'demos'}"])]
+         main(["record-demos", "--tasks=juggle", "--out={tmp_path / 'demos'}"]),
+         main(["forecast", "train", "--data={tmp_path / 'no_shards'}", "--output_dir={tmp_path / 'run'}"])]
 heavy = ("motionvla.policy.modeling_motionvla", "motionvla.policy.motion_head.head", "motionvla.train.policy_data",
-         "transformers", "lerobot.policies.act", "lerobot.datasets.lerobot_dataset")
+         "motionvla.flow_forecast.modeling", "transformers", "lerobot.policies.act", "lerobot.datasets.lerobot_dataset")
 print(codes, sorted(m for m in heavy if m in sys.modules))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.stdout.strip().splitlines()[-1:] == ["[2, 2, 2] []"], proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1:] == ["[2, 2, 2, 2] []"], proc.stdout + proc.stderr
     assert "did you mean --policy.chunk_size" in proc.stderr
-    assert "already holds a run's checkpoints" in proc.stderr and "no_dataset" not in proc.stderr
+    assert proc.stderr.count("already holds a run's checkpoints") == 2  # train's and forecast train's
+    assert "no_dataset" not in proc.stderr and "no_shards" not in proc.stderr
     assert "unknown task(s) tabletop/juggle" in proc.stderr
