@@ -14,7 +14,7 @@ E=docs/experiments
 [ -f outputs/exp24/demos/meta/info.json ] || { echo "record the demos first (docs/experiments/issue24/record.sh, first line)"; exit 2; }
 case $1 in
   1) for s in 0 1 2; do bash $E/issue25/baselines.sh act_per_task $s; bash $E/issue25/baselines.sh act_multitask $s; done
-     bash $E/issue25/secondary_baseline.sh 0 1 2 ;;
+     bash $E/issue25/baselines.sh act_small_per_task 0 1 2 ;;
   2) for s in 0 1 2; do bash $E/issue25/baselines.sh diffusion_per_task $s; done
      bash $E/issue24/data.sh && bash $E/issue24/run10.sh && SNAP=/work/snap34 bash $E/issue25/regime10_forecaster.sh \
        && SNAP=/work/snap34 bash $E/issue25/regime10.sh "c" 0 1 2 3 4 ;;
