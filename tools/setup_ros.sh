@@ -3,7 +3,7 @@
 # (default .venv-ros; `make ros` runs this). Real rclpy + Fast DDS from the ros-jazzy-* wheels on PyPI,
 # rosbridge-server-rs, roslibpy and our client package (editable). Its own venv on purpose: the wheels'
 # bootstrapper (a .pth file) re-executes every interpreter of the venv it is installed in.
-# Idempotent; a second run only lets pip confirm everything is there.
+# Idempotent; a second run only lets the installer confirm everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${1:-.venv-ros}
@@ -15,7 +15,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo '*' > "$VENV/.gitignore"  # keep the venv out of git without touching the project's .gitignore
 
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+# uv's pip interface when the Makefile put uv into the main venv (MOTIONVLA_UV), else pip.
+if [ -n "${MOTIONVLA_UV:-}" ] && [ -x "$MOTIONVLA_UV" ]; then
+  install=("$MOTIONVLA_UV" pip install --quiet --python "$VENV/bin/python")
+else
+  install=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+fi
+"${install[@]}" \
   "ros-jazzy-rclpy[fastrtps]" ros-jazzy-std-msgs ros-jazzy-sensor-msgs ros-jazzy-trajectory-msgs \
   ros-jazzy-geometry-msgs rosbridge-server-rs "roslibpy>=1.7" pyyaml pillow \
   -e "packages/motionvla-client[rosbridge]"
