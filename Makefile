@@ -52,11 +52,12 @@ check-system:
 # (tools/lock.py).
 export PIP_CONSTRAINT ?= $(CURDIR)/constraints.txt
 # Installs go through uv's pip interface, which pip puts into the venv first (pinned in constraints.txt): the same
-# packages at the same versions, downloaded and unpacked in parallel; on this 2-core machine about 2 minutes for the
-# three venvs where pip took about 6 (README, Tests). The helpers fall back to pip when uv is absent.
+# packages at the same versions, downloaded and unpacked in parallel (README: the figures). --compile-bytecode, as pip
+# does: without the .pyc files, every process under PYTHONDONTWRITEBYTECODE=1 compiles torch & co. again (a model
+# import went from 12 to 33 CPU-s, the suite from 19 to 32 minutes). The helpers fall back to pip when uv is absent.
 UV := $(VENV)/bin/uv
 export MOTIONVLA_UV := $(abspath $(UV))
-UV_PIP = $(UV) pip install --quiet --python $(PY) $(if $(PIP_CONSTRAINT),-c $(PIP_CONSTRAINT))
+UV_PIP = $(UV) pip install --quiet --compile-bytecode --python $(PY) $(if $(PIP_CONSTRAINT),-c $(PIP_CONSTRAINT))
 
 $(STAMP): pyproject.toml packages/motionvla-client/pyproject.toml packages/lerobot-policy-motionvla/pyproject.toml constraints.txt
 	@if [ -n "$(PIP_CONSTRAINT)" ]; then "$$(tools/find_python312.sh)" tools/lock.py check || exit 1; fi

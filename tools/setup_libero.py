@@ -50,7 +50,7 @@ def pip(*args: str, reinstall: bool = False) -> None:
     uv = os.environ.get("MOTIONVLA_UV", "")
     if uv and os.access(uv, os.X_OK):
         constraint = os.environ.get("PIP_CONSTRAINT", "")
-        cmd = [uv, "pip", "install", "--quiet", "--python", sys.executable, *(["-c", constraint] if constraint else []),
+        cmd = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", sys.executable, *(["-c", constraint] if constraint else []),
                *(["--reinstall"] if reinstall else []), *args]
     else:
         cmd = [sys.executable, "-m", "pip", "install", "--quiet", *(["--force-reinstall"] if reinstall else []), *args]

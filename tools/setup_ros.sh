@@ -15,9 +15,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo '*' > "$VENV/.gitignore"  # keep the venv out of git without touching the project's .gitignore
 
-# uv's pip interface when the Makefile put uv into the main venv (MOTIONVLA_UV), else pip.
+# uv's pip interface when the Makefile put uv into the main venv (MOTIONVLA_UV), else pip; .pyc files written at
+# install time as pip writes them (PYTHONDONTWRITEBYTECODE=1 would otherwise recompile in every process).
 if [ -n "${MOTIONVLA_UV:-}" ] && [ -x "$MOTIONVLA_UV" ]; then
-  install=("$MOTIONVLA_UV" pip install --quiet --python "$VENV/bin/python")
+  install=("$MOTIONVLA_UV" pip install --quiet --compile-bytecode --python "$VENV/bin/python")
 else
   install=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 fi

@@ -71,9 +71,10 @@ def test_gymnasium_make():
 
 
 def test_import_is_model_free():
-    """sim_envs imports the key vocabulary (motionvla.keys, the bottom layer) and nothing else of ours, no torch."""
+    """sim_envs imports the key vocabulary (motionvla.keys, the bottom layer) and nothing else of ours, no torch
+    (``import motionvla`` itself runs ``motionvla.utils.startup``, standard library only)."""
     code = ("import sys, sim_envs, sim_envs.tabletop; "
             "print('torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('motionvla')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False ['motionvla', 'motionvla.keys']"
+    assert out.stdout.strip() == "False ['motionvla', 'motionvla.keys', 'motionvla.utils', 'motionvla.utils.startup']"
     assert "Exception ignored" not in out.stderr
