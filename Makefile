@@ -51,10 +51,11 @@ check-system:
 # (PIP_CONSTRAINT, pip's own variable; uv gets it as -c); `make lock` refreshes the file after a requirement changes
 # (tools/lock.py).
 export PIP_CONSTRAINT ?= $(CURDIR)/constraints.txt
-# Installs go through uv's pip interface, which pip puts into the venv first (pinned in constraints.txt): the same
-# packages at the same versions, downloaded and unpacked in parallel (README: the figures). --compile-bytecode, as pip
-# does: without the .pyc files, every process under PYTHONDONTWRITEBYTECODE=1 compiles torch & co. again (a model
-# import went from 12 to 33 CPU-s, the suite from 19 to 32 minutes). The helpers fall back to pip when uv is absent.
+# Installs go through uv's pip interface, which the venv's own pip puts there first (pinned in constraints.txt): the
+# same packages at the same versions, downloaded and unpacked in parallel (README: the figures). --compile-bytecode,
+# as pip does: without the .pyc files, every process under PYTHONDONTWRITEBYTECODE=1 compiles torch & co. again (a
+# model import went from 12 to 33 CPU-s, the suite from 19 to 32 minutes). The helpers fall back to pip when uv is
+# absent.
 UV := $(VENV)/bin/uv
 export MOTIONVLA_UV := $(abspath $(UV))
 UV_PIP = $(UV) pip install --quiet --compile-bytecode --python $(PY) $(if $(PIP_CONSTRAINT),-c $(PIP_CONSTRAINT))
@@ -66,7 +67,7 @@ $(STAMP): pyproject.toml packages/motionvla-client/pyproject.toml packages/lerob
 	  echo "creating $(VENV) with $$python"; \
 	  "$$python" -m venv $(VENV); \
 	fi
-	$(PY) -m pip install --quiet --upgrade pip uv
+	$(PY) -m pip install --quiet uv
 	$(UV_PIP) -e "packages/motionvla-client[ros]" -e ".[test,ray,wandb]"
 # lerobot's plugin shim: lerobot-train / lerobot-eval find the motionvla policy type without extra flags.
 	$(UV_PIP) --no-deps -e packages/lerobot-policy-motionvla
